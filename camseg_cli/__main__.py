@@ -1,0 +1,3 @@
+from camseg_cli.cli import main
+
+main()

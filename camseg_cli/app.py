@@ -1,0 +1,84 @@
+"""The Typer app, the one place CamsegError becomes a red line and exit code 1, and shared options."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.markup import escape
+
+from camseg_cli.core.errors import CamsegError
+
+console = Console()  # results (stdout)
+err_console = Console(stderr=True)  # errors, warnings, progress
+
+log = logging.getLogger("camseg")
+
+
+_state = {"debug": False}
+
+
+def debug_enabled() -> bool:
+    return _state["debug"] or os.environ.get("CAMSEG_DEBUG") == "1"
+
+
+app = typer.Typer(
+    help="Train, evaluate and compare DeepLabV3 segmentation models on driving scenes.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log more detail."),
+) -> None:
+    """camseg: which augmentation makes DeepLabV3 better on driving scenes, and can we trust it?"""
+    _state["debug"] = debug
+    level = logging.DEBUG if verbose or debug else logging.INFO
+    handler = RichHandler(console=err_console, show_time=False, show_path=False, markup=False)
+    logging.basicConfig(level=level, format="%(message)s", handlers=[handler], force=True)
+    log.setLevel(level)
+
+
+def command(*args: Any, **kwargs: Any) -> Callable[[Callable], Callable]:
+    """Like app.command, and turns a CamsegError into one red line on stderr and exit code 1."""
+
+    def decorate(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def run(*a: Any, **k: Any) -> Any:
+            try:
+                return fn(*a, **k)
+            except CamsegError as e:
+                if debug_enabled():
+                    raise
+                err_console.print(f"[bold red]error:[/] {escape(str(e))}", soft_wrap=True, highlight=False)
+                raise typer.Exit(1) from None
+
+        return app.command(*args, **kwargs)(run)
+
+    return decorate
+
+
+def is_interactive(quiet: bool = False) -> bool:
+    """Rich live progress only on a terminal, never in CI or when piped."""
+    return not quiet and err_console.is_terminal and not os.environ.get("CI")
+
+
+def print_json(obj: Any) -> None:
+    """Write one JSON document to stdout, NaN as null, nothing else on the line."""
+    from camseg_cli.core.files import to_json
+
+    sys.stdout.write(to_json(obj) + "\n")
+    sys.stdout.flush()

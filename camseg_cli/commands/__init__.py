@@ -1,0 +1,1 @@
+"""One module per command; each decorates its function with `@app.command()`."""

@@ -1,0 +1,266 @@
+"""Dataset layouts on disk, label decoding by lookup table, and the torch Dataset of samples."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from camseg_cli.core.classes import ClassMap, preset, read_class_dict, read_codes
+from camseg_cli.core.errors import CamsegError
+
+LAYOUTS = ("rgb", "index", "fastai")
+SPLITS = ("train", "val", "test")
+IMAGE_EXTS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
+UNKNOWN = 255  # lookup-table value of a colour the class map does not know
+
+
+@dataclass(frozen=True)
+class SampleRef:
+    """One image and its mask on disk; `kind` says how the mask encodes classes."""
+
+    name: str
+    image: Path
+    mask: Path
+    kind: str  # "rgb" or "index"
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A dataset folder read once: its layout, class map and the samples of each split."""
+
+    root: Path
+    layout: str
+    classes: ClassMap
+    splits: dict[str, list[SampleRef]] = field(default_factory=dict)
+
+    def samples(self, split: str) -> list[SampleRef]:
+        if split not in SPLITS:
+            raise CamsegError(f"unknown split {split!r} — choose one of {', '.join(SPLITS)}")
+        refs = self.splits.get(split, [])
+        if not refs:
+            raise CamsegError(f"{self.root}: split {split!r} is empty — no images found for it")
+        return refs
+
+
+# ---------------------------------------------------------------------------------------- decoding
+
+
+def pack_rgb(rgb: np.ndarray) -> np.ndarray:
+    """HxWx3 uint8 -> HxW int32 24-bit colour code r<<16 | g<<8 | b."""
+    rgb = rgb.astype(np.int32, copy=False)
+    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+
+
+@functools.lru_cache(maxsize=8)
+def _color_lut(colors: tuple[tuple[int, int, int], ...]) -> np.ndarray:
+    # 16 MiB built once per class map; each decode is then one gather over the packed codes.
+    lut = np.full(1 << 24, UNKNOWN, dtype=np.uint8)
+    codes = pack_rgb(np.asarray(colors, dtype=np.uint8).reshape(-1, 3))
+    lut[codes] = np.arange(len(colors), dtype=np.uint8)
+    return lut
+
+
+def decode_rgb_mask(rgb: np.ndarray, classes: ClassMap, source: str = "mask") -> np.ndarray:
+    """RGB mask -> int64 class indices via one lookup-table gather; unknown colours raise."""
+    codes = pack_rgb(rgb)
+    idx = _color_lut(classes.colors)[codes]
+    bad = idx == UNKNOWN
+    if bad.any():
+        values, counts = np.unique(codes[bad], return_counts=True)
+        worst = int(np.argmax(counts))
+        c = int(values[worst])
+        rgb_s = f"({c >> 16}, {(c >> 8) & 255}, {c & 255})"
+        more = f" and {len(values) - 1} other unknown colour(s)" if len(values) > 1 else ""
+        raise CamsegError(
+            f"{source}: colour {rgb_s} on {int(counts[worst])} pixels is not in the class map{more}"
+        )
+    return idx.astype(np.int64)
+
+
+def check_index_mask(mask: np.ndarray, classes: ClassMap, source: str = "mask") -> np.ndarray:
+    """Index mask -> int64; any value outside the class map raises."""
+    bad = mask >= classes.num_classes
+    if bad.any():
+        values, counts = np.unique(mask[bad], return_counts=True)
+        worst = int(np.argmax(counts))
+        more = f" and {len(values) - 1} other unknown value(s)" if len(values) > 1 else ""
+        raise CamsegError(
+            f"{source}: class index {int(values[worst])} on {int(counts[worst])} pixels is outside the "
+            f"{classes.num_classes} classes{more}"
+        )
+    return mask.astype(np.int64)
+
+
+def encode_rgb_mask(mask: np.ndarray, classes: ClassMap) -> np.ndarray:
+    """int class indices -> HxWx3 uint8 colours (one palette gather)."""
+    return classes.palette()[mask]
+
+
+# ------------------------------------------------------------------------------------------ reading
+
+
+def _open(path: Path) -> Image.Image:
+    try:
+        img = Image.open(path)
+        img.load()
+        return img
+    except FileNotFoundError:
+        raise CamsegError(f"{path}: file not found") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise CamsegError(f"{path}: not a readable image ({e.__class__.__name__}: {e})") from None
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Any image file -> HxWx3 uint8 RGB."""
+    return np.asarray(_open(path).convert("RGB"))
+
+
+def read_mask(ref: SampleRef, classes: ClassMap) -> np.ndarray:
+    """The mask of a sample -> HxW int64 class indices."""
+    img = _open(ref.mask)
+    if ref.kind == "rgb":
+        return decode_rgb_mask(np.asarray(img.convert("RGB")), classes, str(ref.mask))
+    if img.mode not in ("L", "P", "I", "I;16"):
+        raise CamsegError(f"{ref.mask}: index mask has mode {img.mode}; expected a single-channel image")
+    return check_index_mask(np.asarray(img), classes, str(ref.mask))
+
+
+def read_sample(ref: SampleRef, classes: ClassMap) -> tuple[np.ndarray, np.ndarray]:
+    image = read_image(ref.image)
+    mask = read_mask(ref, classes)
+    if image.shape[:2] != mask.shape:
+        raise CamsegError(
+            f"{ref.mask}: mask is {mask.shape[1]}x{mask.shape[0]} but image {ref.image.name} is "
+            f"{image.shape[1]}x{image.shape[0]} (WxH) — they must match"
+        )
+    return image, mask
+
+
+# ---------------------------------------------------------------------------------------- layouts
+
+
+def detect_layout(root: Path) -> str:
+    """Tell rgb / index / fastai apart from the folder's contents."""
+    root = Path(root)
+    if not root.is_dir():
+        raise CamsegError(f"{root}: dataset folder not found")
+    if (root / "images").is_dir() and (root / "labels").is_dir():
+        return "fastai"
+    if (root / "train_labels").is_dir() or (root / "class_dict.csv").is_file():
+        return "rgb"
+    if (root / "trainannot").is_dir():
+        return "index"
+    raise CamsegError(
+        f"{root}: no known dataset layout — expected train/ + train_labels/ + class_dict.csv (rgb), "
+        "train/ + trainannot/ (index) or images/ + labels/ + codes.txt (fastai)"
+    )
+
+
+def _images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+
+
+def _pair(images: list[Path], mask_dir: Path, suffix: str, kind: str) -> list[SampleRef]:
+    masks = {p.stem: p for p in _images(mask_dir)} if mask_dir.is_dir() else {}
+    refs = []
+    for img in images:
+        mask = masks.get(img.stem + suffix)
+        if mask is None:
+            raise CamsegError(f"{img}: no mask {img.stem}{suffix}.png in {mask_dir}")
+        refs.append(SampleRef(img.stem, img, mask, kind))
+    return refs
+
+
+def _folder_splits(root: Path, label_suffix: str, mask_suffix: str, kind: str) -> dict[str, list[SampleRef]]:
+    splits = {}
+    for split in SPLITS:
+        if (root / split).is_dir():
+            splits[split] = _pair(_images(root / split), root / f"{split}{label_suffix}", mask_suffix, kind)
+    return splits
+
+
+def _read_list(path: Path) -> list[str]:
+    return [Path(ln.strip()).stem for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+
+
+def _fastai_splits(root: Path) -> dict[str, list[SampleRef]]:
+    refs = {r.name: r for r in _pair(_images(root / "images"), root / "labels", "_P", "index")}
+    listed = {}
+    for split, fname in (("val", "valid.txt"), ("test", "test.txt")):
+        names = _read_list(root / fname) if (root / fname).is_file() else []
+        unknown = [n for n in names if n not in refs]
+        if unknown:
+            raise CamsegError(f"{root / fname}: lists {unknown[0]!r}, which is not in {root / 'images'}")
+        listed[split] = names
+    held_out = set(listed["val"]) | set(listed["test"])
+    return {
+        "train": [r for n, r in refs.items() if n not in held_out],
+        "val": [refs[n] for n in listed["val"]],
+        "test": [refs[n] for n in listed["test"]],
+    }
+
+
+def _classes_for(root: Path, layout: str) -> ClassMap:
+    if layout == "fastai":
+        if not (root / "codes.txt").is_file():
+            raise CamsegError(f"{root}: fastai layout needs codes.txt (one class name per line)")
+        return read_codes(root / "codes.txt")
+    if (root / "class_dict.csv").is_file():
+        return read_class_dict(root / "class_dict.csv")
+    if layout == "rgb":
+        raise CamsegError(f"{root}: rgb layout needs class_dict.csv (name,r,g,b)")
+    return preset("camvid11")
+
+
+def open_dataset(root: Path | str, layout: str | None = None) -> DatasetInfo:
+    """Read a dataset folder: detect (or check) its layout, its classes and its splits."""
+    root = Path(root)
+    if layout is None:
+        layout = detect_layout(root)
+    elif layout not in LAYOUTS:
+        raise CamsegError(f"unknown layout {layout!r} — choose one of {', '.join(LAYOUTS)}")
+    if not root.is_dir():
+        raise CamsegError(f"{root}: dataset folder not found")
+    classes = _classes_for(root, layout)
+    if layout == "fastai":
+        splits = _fastai_splits(root)
+    elif layout == "rgb":
+        splits = _folder_splits(root, "_labels", "_L", "rgb")
+    else:
+        splits = _folder_splits(root, "annot", "", "index")
+    if not any(splits.values()):
+        raise CamsegError(f"{root}: no images found in any split of the {layout} layout")
+    return DatasetInfo(root, layout, classes, splits)
+
+
+# ------------------------------------------------------------------------------------------ Dataset
+
+Transform = Callable[[np.ndarray, np.ndarray], Any]
+
+
+class SegDataset:
+    """Map-style dataset of (image uint8 HxWx3, mask int64 HxW), optionally transformed together."""
+
+    def __init__(self, refs: list[SampleRef], classes: ClassMap, transform: Transform | None = None):
+        self.refs = list(refs)
+        self.classes = classes
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.refs)
+
+    def __getitem__(self, i: int) -> Any:
+        image, mask = read_sample(self.refs[i], self.classes)
+        return self.transform(image, mask) if self.transform else (image, mask)
+
+
+def load_split(root: Path | str, split: str, layout: str | None = None, transform: Transform | None = None):
+    """Convenience: open a dataset folder and return the SegDataset of one split."""
+    info = open_dataset(root, layout)
+    return SegDataset(info.samples(split), info.classes, transform)

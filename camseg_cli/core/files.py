@@ -1,0 +1,84 @@
+"""Atomic writes (temp file + rename) and NaN-safe JSON: nothing is ever left half-written."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from camseg_cli.core.errors import CamsegError
+
+
+@contextmanager
+def atomic_path(dest: Path | str) -> Iterator[Path]:
+    """Yield a temp path beside `dest`; on success it replaces `dest` in one rename, else it is removed."""
+    dest = Path(dest)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    except OSError as e:
+        raise CamsegError(f"{dest.parent}: cannot write here ({e.strerror or e})") from None
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb+") as f:  # make the bytes durable before the rename publishes them
+            os.fsync(f.fileno())
+        os.replace(tmp_path, dest)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_with(dest: Path | str, writer: Callable[[Path], Any]) -> Path:
+    """Call writer(tmp) and publish tmp as dest atomically."""
+    with atomic_path(dest) as tmp:
+        writer(tmp)
+    return Path(dest)
+
+
+def write_text(dest: Path | str, text: str) -> Path:
+    return write_with(dest, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if hasattr(obj, "item") and callable(obj.item) and getattr(obj, "ndim", 1) == 0:
+        return _clean(obj.item())  # numpy / torch scalars
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def to_json(obj: Any, indent: int | None = None) -> str:
+    """JSON with NaN/inf written as null (strict JSON readers reject NaN)."""
+    return json.dumps(_clean(obj), indent=indent, allow_nan=False)
+
+
+def write_json(dest: Path | str, obj: Any) -> Path:
+    return write_text(dest, to_json(obj, indent=2) + "\n")
+
+
+def write_csv(dest: Path | str, frame: Any) -> Path:
+    """Write a pandas DataFrame as CSV atomically."""
+    return write_with(dest, lambda p: frame.to_csv(p, index=False))
+
+
+def save_figure(dest: Path | str, fig: Any) -> Path:
+    """Save a matplotlib figure as PNG atomically and close it."""
+    import matplotlib.pyplot as plt
+
+    try:
+        return write_with(dest, lambda p: fig.savefig(p, format="png", dpi=110, bbox_inches="tight"))
+    finally:
+        plt.close(fig)

@@ -1,0 +1,201 @@
+"""build_model (torchvision DeepLabV3) and the checkpoint format: plain data, atomic, weights_only."""
+
+from __future__ import annotations
+
+import pickle
+import platform
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+import torchvision
+from torch import nn
+from torchvision.models import segmentation as seg
+
+from camseg_cli import __version__
+from camseg_cli.core.classes import ClassMap
+from camseg_cli.core.errors import CamsegError
+from camseg_cli.core.files import write_with
+
+ARCHS = ("resnet50", "resnet101", "mobilenet_v3_large")
+WEIGHTS = ("coco", "imagenet", "none")
+FORMAT = "camseg-checkpoint"
+VERSION = 1
+REQUIRED_KEYS = ("format", "version", "model", "arch", "classes", "image_size", "normalization")
+# ImageNet statistics: what every torchvision backbone was trained with.
+NORMALIZATION = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+
+_BUILDERS = {
+    "resnet50": (seg.deeplabv3_resnet50, seg.DeepLabV3_ResNet50_Weights, "ResNet50_Weights"),
+    "resnet101": (seg.deeplabv3_resnet101, seg.DeepLabV3_ResNet101_Weights, "ResNet101_Weights"),
+    "mobilenet_v3_large": (
+        seg.deeplabv3_mobilenet_v3_large,
+        seg.DeepLabV3_MobileNet_V3_Large_Weights,
+        "MobileNet_V3_Large_Weights",
+    ),
+}
+
+
+def _check_arch(arch: str) -> None:
+    if arch not in ARCHS:
+        raise CamsegError(f"unknown arch {arch!r} — choose one of {', '.join(ARCHS)}")
+
+
+def _replace_heads(model: nn.Module, num_classes: int) -> None:
+    """Swap the last 1x1 conv of the main (and aux) head for one with num_classes outputs."""
+    for head in (model.classifier, getattr(model, "aux_classifier", None)):
+        if head is not None:
+            old = head[-1]
+            head[-1] = nn.Conv2d(old.in_channels, num_classes, kernel_size=1)
+
+
+def _offline_error(weights: Any, err: Exception) -> CamsegError:
+    url = weights.url
+    folder = Path(torch.hub.get_dir()) / "checkpoints"
+    return CamsegError(
+        f"cannot download pretrained weights {url} ({err.__class__.__name__}: {err}) — place the file "
+        f"{url.rsplit('/', 1)[-1]} in {folder} ($TORCH_HOME/hub/checkpoints), or use --weights none"
+    )
+
+
+def build_model(arch: str, num_classes: int, weights: str = "coco", aux_loss: bool = False) -> nn.Module:
+    """torchvision DeepLabV3 with its head sized for `num_classes`.
+
+    Args:
+        arch: resnet50, resnet101 or mobilenet_v3_large.
+        num_classes: output channels (the class map's size, void included; the loss ignores void).
+        weights: coco (COCO-VOC segmentation weights, head replaced), imagenet (backbone only),
+            none, or a path to a camseg checkpoint / state dict.
+        aux_loss: keep the auxiliary FCN head (its loss is weighted 0.5 in training).
+    """
+    _check_arch(arch)
+    builder, seg_weights, backbone_enum = _BUILDERS[arch]
+    is_path = weights not in WEIGHTS
+    kwargs: dict[str, Any] = {"weights": None, "weights_backbone": None, "aux_loss": aux_loss}
+    try:
+        if weights == "coco":
+            # COCO weights come with an aux head; build with it, drop it afterwards if unwanted.
+            model = builder(weights=seg_weights.DEFAULT, aux_loss=True)
+            if not aux_loss:
+                model.aux_classifier = None
+            _replace_heads(model, num_classes)
+            return model
+        if weights == "imagenet":
+            kwargs["weights_backbone"] = getattr(torchvision.models, backbone_enum).DEFAULT
+        model = builder(num_classes=num_classes, **kwargs)
+    except (OSError, RuntimeError) as e:  # URLError is an OSError; hub raises RuntimeError on bad hashes
+        downloading = seg_weights.DEFAULT if weights == "coco" else kwargs["weights_backbone"]
+        if downloading is None:
+            raise
+        raise _offline_error(downloading, e) from None
+    if is_path:
+        _load_weights_file(model, Path(weights))
+    return model
+
+
+def _load_weights_file(model: nn.Module, path: Path) -> None:
+    if not path.is_file():
+        raise CamsegError(f"--weights {path}: not coco, imagenet, none, nor an existing file")
+    obj = _torch_load(path)
+    state = obj["model"] if isinstance(obj, dict) and obj.get("format") == FORMAT else obj
+    if not isinstance(state, dict):
+        raise CamsegError(f"{path}: holds no state dict")
+    own = model.state_dict()
+    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    if not usable:
+        raise CamsegError(f"{path}: none of its tensors fit a DeepLabV3 of this arch")
+    model.load_state_dict(usable, strict=False)
+
+
+# -------------------------------------------------------------------------------------- checkpoints
+
+
+def versions() -> dict[str, str]:
+    return {
+        "camseg": __version__,
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def make_checkpoint(
+    model: nn.Module, *, arch: str, classes: ClassMap, image_size: tuple[int, int], **fields: Any
+) -> dict[str, Any]:
+    """A checkpoint dict of plain data. Extra fields (aug, epoch, history, metrics, config, ...) pass through."""
+    module = getattr(model, "module", model)  # unwrap DDP
+    module = getattr(module, "_orig_mod", module)  # unwrap torch.compile
+    state = {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
+    ckpt = {
+        "format": FORMAT,
+        "version": VERSION,
+        "model": state,
+        "arch": arch,
+        "classes": classes.to_dict(),
+        "image_size": list(image_size),
+        "normalization": NORMALIZATION,
+        "aux_loss": getattr(module, "aux_classifier", None) is not None,
+        "versions": versions(),
+    }
+    ckpt.update(fields)
+    return ckpt
+
+
+def save_checkpoint(path: Path | str, ckpt: dict[str, Any]) -> Path:
+    """Atomic torch.save: the old file stays intact until the new one is complete on disk."""
+    return write_with(path, lambda tmp: torch.save(ckpt, tmp))
+
+
+def _torch_load(path: Path) -> Any:
+    try:
+        # weights_only: tensors and plain containers only; a pickle that would run code is refused.
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CamsegError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise CamsegError(f"{path}: is a folder, not a checkpoint file") from None
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else "unsafe content"
+        raise CamsegError(f"{path}: refused — not plain tensors and data ({first[:160]})") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
+        raise CamsegError(f"{path}: not a readable checkpoint (truncated or corrupt: {str(e)[:120]})") from None
+
+
+def load_checkpoint(path: Path | str) -> dict[str, Any]:
+    """Load and validate a camseg checkpoint; anything else is a one-line CamsegError."""
+    path = Path(path)
+    ckpt = _torch_load(path)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CamsegError(f"{path}: not a camseg checkpoint (no format={FORMAT!r} record)")
+    version = ckpt.get("version")
+    if not isinstance(version, int) or version < 1:
+        raise CamsegError(f"{path}: checkpoint has an invalid format version {version!r}")
+    if version > VERSION:
+        raise CamsegError(
+            f"{path}: checkpoint format version {version} is newer than this camseg reads ({VERSION}) — "
+            "upgrade camseg (pip install -U camseg)"
+        )
+    missing = [k for k in REQUIRED_KEYS if k not in ckpt]
+    if missing:
+        raise CamsegError(f"{path}: checkpoint lacks {', '.join(missing)}")
+    _check_arch(ckpt["arch"])
+    ckpt["classes_map"] = ClassMap.from_dict(ckpt["classes"])
+    ckpt.setdefault("path", str(path))
+    return ckpt
+
+
+def model_from_checkpoint(ckpt: dict[str, Any], device: torch.device | str = "cpu") -> nn.Module:
+    """Rebuild the network of a loaded checkpoint and load its weights, in eval mode."""
+    classes = ClassMap.from_dict(ckpt["classes"])
+    model = build_model(ckpt["arch"], classes.num_classes, "none", aux_loss=bool(ckpt.get("aux_loss")))
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as e:
+        raise CamsegError(f"{ckpt.get('path', 'checkpoint')}: weights do not fit {ckpt['arch']}: {e}") from None
+    return model.to(device).eval()
+
+
+def run_name(ckpt: dict[str, Any]) -> str:
+    """The run a checkpoint belongs to: recorded name, else the file's stem."""
+    return str(ckpt.get("run") or Path(ckpt.get("path", "run")).stem)
