@@ -1,0 +1,116 @@
+"""The one forward path shared by validation, evaluate and predict: resize+normalise, logits at label size.
+
+Metrics are computed at each label's own resolution (logits resized up to the mask, then argmax), as
+published CamVid numbers are; predict writes the same argmax, so both give the same confusion matrix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from camseg_cli.core.metrics import ConfusionMatrix
+
+Normalization = dict[str, Sequence[float]]
+
+
+def preprocess(image: np.ndarray, size: Sequence[int], normalization: Normalization) -> torch.Tensor:
+    """uint8 HxWx3 -> float32 3xhxw: resized to size=(h, w) bilinearly, then normalised."""
+    h, w = int(size[0]), int(size[1])
+    if image.shape[:2] != (h, w):
+        image = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
+    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0)
+    mean = torch.tensor(normalization["mean"], dtype=torch.float32)[:, None, None]
+    std = torch.tensor(normalization["std"], dtype=torch.float32)[:, None, None]
+    return x.sub_(mean).div_(std)
+
+
+class EvalTransform:
+    """(image, mask) -> (normalised image tensor at model size, mask tensor at its own resolution)."""
+
+    def __init__(self, size: Sequence[int], normalization: Normalization):
+        self.size = tuple(int(s) for s in size)
+        self.normalization = normalization
+
+    def __call__(self, image: np.ndarray, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        return preprocess(image, self.size, self.normalization), torch.from_numpy(mask)
+
+
+def collate_eval(batch: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Stack images (all at model size); masks stay a list since label sizes may differ."""
+    return torch.stack([b[0] for b in batch]), [b[1] for b in batch]
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None) -> Any:
+    """Mixed precision on CUDA when dtype is given; a no-op elsewhere."""
+    if dtype is None or device.type != "cuda":
+        return nullcontext()
+    return torch.autocast("cuda", dtype=dtype)
+
+
+def amp_dtype(device: torch.device, enabled: bool = True) -> torch.dtype | None:
+    """bf16 where the GPU supports it, else fp16; None on CPU or when disabled."""
+    if not enabled or device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def model_logits(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """torchvision segmentation models return a dict; exports and wrappers may return the tensor."""
+    out = model(images)
+    return out["out"] if isinstance(out, dict) else out
+
+
+@torch.inference_mode()
+def predict_batch(
+    model: nn.Module,
+    images: torch.Tensor,
+    out_sizes: Sequence[tuple[int, int]],
+    dtype: torch.dtype | None = None,
+    tta: bool = False,
+) -> list[torch.Tensor]:
+    """Class maps (int64, on the model's device) at each out_size: logits resized bilinearly, then argmax."""
+    device = images.device
+    with autocast(device, dtype):
+        logits = model_logits(model, images)
+        if tta:  # average with the prediction of the mirrored image, mirrored back
+            logits = (logits + model_logits(model, images.flip(-1)).flip(-1)) / 2
+    logits = logits.float()
+    preds = []
+    for i, (h, w) in enumerate(out_sizes):
+        li = logits[i : i + 1]
+        if li.shape[-2:] != (h, w):
+            li = F.interpolate(li, size=(h, w), mode="bilinear", align_corners=False)
+        preds.append(li.argmax(1)[0])
+    return preds
+
+
+def evaluate_loader(
+    model: nn.Module,
+    loader: Iterable[tuple[torch.Tensor, list[torch.Tensor]]],
+    num_classes: int,
+    ignore_index: int | None,
+    device: torch.device,
+    dtype: torch.dtype | None = None,
+    track: Callable[[Iterable], Iterable] | None = None,
+    channels_last: bool = False,
+) -> ConfusionMatrix:
+    """Run a loader of (images, masks) through the model; one ConfusionMatrix over the whole split."""
+    model.eval()
+    cm = ConfusionMatrix(num_classes, ignore_index, device)
+    batches = track(loader) if track else loader
+    for images, masks in batches:
+        images = images.to(device, non_blocking=True)
+        if channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        preds = predict_batch(model, images, [tuple(m.shape) for m in masks], dtype)
+        for pred, mask in zip(preds, masks):
+            cm.update(pred, mask.to(device, non_blocking=True))
+    return cm
