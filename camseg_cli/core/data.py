@@ -152,10 +152,12 @@ def detect_layout(root: Path) -> str:
         raise CamsegError(f"{root}: dataset folder not found")
     if (root / "images").is_dir() and (root / "labels").is_dir():
         return "fastai"
-    if (root / "train_labels").is_dir() or (root / "class_dict.csv").is_file():
+    if (root / "train_labels").is_dir():
         return "rgb"
     if (root / "trainannot").is_dir():
         return "index"
+    if (root / "class_dict.csv").is_file():
+        return "rgb"
     raise CamsegError(
         f"{root}: no known dataset layout — expected train/ + train_labels/ + class_dict.csv (rgb), "
         "train/ + trainannot/ (index) or images/ + labels/ + codes.txt (fastai)"

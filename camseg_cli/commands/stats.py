@@ -1,0 +1,107 @@
+"""`camseg stats`: class pixel counts and frequencies per split, class weights, dark images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from camseg_cli.app import command, console, print_json
+from camseg_cli.core import stats as core_stats
+from camseg_cli.core.class_weights import class_weights
+from camseg_cli.core.data import LAYOUTS, open_dataset
+from camseg_cli.core.files import save_figure, write_csv
+from camseg_cli.progress import Reporter
+
+
+def weights_frame(st: core_stats.DatasetStats) -> tuple[pd.DataFrame, list[str]]:
+    """Median-frequency and ENet weights from the train split (or the first split present)."""
+    split = "train" if "train" in st.splits else next(iter(st.splits))
+    pixels = st.splits[split].pixels
+    void = st.info.classes.void
+    frame = pd.DataFrame({"class": st.class_names, "pixels": pixels})
+    total = max(int(sum(p for i, p in enumerate(pixels) if i != void)), 1)
+    frame["frequency"] = [0.0 if i == void else p / total for i, p in enumerate(pixels)]
+    frame["median"] = class_weights(pixels, "median", void)
+    frame["enet"] = class_weights(pixels, "enet", void)
+    missing = [n for i, (n, p) in enumerate(zip(st.class_names, pixels)) if p == 0 and i != void]
+    return frame, missing
+
+
+def _counts_table(st: core_stats.DatasetStats) -> Table:
+    table = Table(title=f"{st.info.root} — {st.info.layout} layout, {len(st.class_names)} classes")
+    table.add_column("class")
+    for split in st.splits:
+        table.add_column(f"{split} pixels", justify="right")
+        table.add_column("%", justify="right")
+    void = st.info.classes.void
+    for i, name in enumerate(st.class_names):
+        cells = [f"{name} (void)" if i == void else name]
+        for s in st.splits.values():
+            total = max(int(s.pixels.sum()), 1)
+            cells += [f"{int(s.pixels[i]):,}", f"{100 * s.pixels[i] / total:.2f}"]
+        absent = all(s.pixels[i] == 0 for s in st.splits.values())
+        table.add_row(*cells, style="dim" if absent else None)
+    return table
+
+
+def _splits_table(st: core_stats.DatasetStats) -> Table:
+    table = Table(title="splits")
+    for col in ("split", "images", "sizes (WxH)", "void %", "dark images"):
+        table.add_column(col, justify="right" if col not in ("split", "sizes (WxH)") else "left")
+    for split, s in st.splits.items():
+        sizes = ", ".join(f"{k} x{n}" for k, n in s.sizes.items())
+        table.add_row(split, str(s.images), sizes, f"{100 * st.void_fraction(split):.2f}", str(len(s.dark)))
+    return table
+
+
+def _weights_table(frame: pd.DataFrame) -> Table:
+    table = Table(title="class weights (train split, void excluded)")
+    for col in ("class", "frequency", "median-freq", "enet"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for row in frame.itertuples():
+        table.add_row(row[1], f"{row.frequency:.4f}", f"{row.median:.3f}", f"{row.enet:.3f}")
+    return table
+
+
+@command("stats")
+def stats_cmd(
+    data: Path = typer.Option(..., "--data", "-d", help="Dataset folder (see `camseg synth` for one)."),
+    layout: str = typer.Option(None, "--layout", help=f"Force a layout: {', '.join(LAYOUTS)}."),
+    out: Path = typer.Option(Path("out"), "--out", help="Output folder; reports go to OUT/stats/."),
+    dark_threshold: float = typer.Option(
+        core_stats.DEFAULT_DARK_THRESHOLD, "--dark-threshold", help="Mean luminance (0-255) below which an image is dark."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object to stdout instead of tables."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+) -> None:
+    """Class pixel counts and frequencies per split, class weights, and a dark-image report."""
+    info = open_dataset(data, layout)
+    reporter = Reporter(quiet=quiet or as_json)
+    with reporter.session():
+        st = core_stats.dataset_stats(info, dark_threshold=dark_threshold, track=reporter.track)
+    weights, missing = weights_frame(st)
+    dest = out / "stats"
+    write_csv(dest / "class_counts.csv", st.counts_frame())
+    write_csv(dest / "class_weights.csv", weights)
+    save_figure(dest / "class_counts.png", core_stats.plot_counts(st))
+    if as_json:
+        doc = st.to_json()
+        doc["class_weights"] = {
+            m: dict(zip(weights["class"], weights[m].astype(float))) for m in ("median", "enet")
+        }
+        doc["missing_classes"] = missing
+        print_json(doc)
+        return
+    console.print(_counts_table(st))
+    console.print(_splits_table(st))
+    console.print(_weights_table(weights))
+    if missing:
+        console.print(f"[yellow]warning:[/] {len(missing)} class(es) have no train pixels, weight 0: "
+                      + ", ".join(missing), highlight=False)
+    for split, s in st.splits.items():
+        for path, lum in s.dark:
+            console.print(f"dark ({split}): {path}  mean luminance {lum:.1f}", highlight=False)
+    console.print(f"wrote {dest}/class_counts.csv, class_weights.csv, class_counts.png", highlight=False)

@@ -1,0 +1,64 @@
+"""Shared fixtures: tiny datasets written by hand (independently of camseg's own writers)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from camseg_cli.core.classes import ClassMap, preset
+
+HERE = Path(__file__).parent
+
+
+def _png(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+
+
+def random_samples(classes: ClassMap, n: int, size=(24, 32), seed: int = 0, used: int | None = None):
+    """n (name, image, mask) triples; masks are blocky random class maps over `used` classes."""
+    rng = np.random.default_rng(seed)
+    h, w = size
+    k = used or classes.num_classes
+    out = []
+    for i in range(n):
+        coarse = rng.integers(0, k, size=(h // 4 + 1, w // 4 + 1))
+        mask = np.kron(coarse, np.ones((4, 4), dtype=np.int64))[:h, :w]
+        image = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+        out.append((f"0001TP_{seed:03d}{i:03d}", image, mask))
+    return out
+
+
+def write_layout(root: Path, layout: str, splits: dict, classes: ClassMap) -> Path:
+    """Write {split: [(name, image, mask)]} in one of the three on-disk layouts, by hand."""
+    root.mkdir(parents=True, exist_ok=True)
+    if layout == "fastai":
+        (root / "codes.txt").write_text("\n".join(classes.names) + "\n")
+        for split, items in splits.items():
+            for name, image, mask in items:
+                _png(root / "images" / f"{name}.png", image)
+                _png(root / "labels" / f"{name}_P.png", mask.astype(np.uint8))
+            if split in ("val", "test"):
+                fname = "valid.txt" if split == "val" else "test.txt"
+                (root / fname).write_text("".join(f"{n}.png\n" for n, _, _ in items))
+        return root
+    lines = ["name, r, g, b"] + [f"{n}, {c[0]}, {c[1]}, {c[2]}" for n, c in zip(classes.names, classes.colors)]
+    if layout == "rgb" or classes != preset("camvid11"):
+        (root / "class_dict.csv").write_text("\n".join(lines) + "\n")
+    palette = np.array(classes.colors, dtype=np.uint8)
+    for split, items in splits.items():
+        for name, image, mask in items:
+            _png(root / split / f"{name}.png", image)
+            if layout == "rgb":
+                _png(root / f"{split}_labels" / f"{name}_L.png", palette[mask])
+            else:
+                _png(root / f"{split}annot" / f"{name}.png", mask.astype(np.uint8))
+    return root
+
+
+@pytest.fixture
+def camvid32() -> ClassMap:
+    return preset("camvid32")
