@@ -45,7 +45,9 @@ def write_layout(root: Path, layout: str, splits: dict, classes: ClassMap) -> Pa
                 fname = "valid.txt" if split == "val" else "test.txt"
                 (root / fname).write_text("".join(f"{n}.png\n" for n, _, _ in items))
         return root
-    lines = ["name, r, g, b"] + [f"{n}, {c[0]}, {c[1]}, {c[2]}" for n, c in zip(classes.names, classes.colors)]
+    lines = ["name, r, g, b"] + [
+        f"{n}, {c[0]}, {c[1]}, {c[2]}" for n, c in zip(classes.names, classes.colors)
+    ]
     if layout == "rgb" or classes != preset("camvid11"):
         (root / "class_dict.csv").write_text("\n".join(lines) + "\n")
     palette = np.array(classes.colors, dtype=np.uint8)

@@ -23,7 +23,9 @@ def layout(request) -> str:
 
 
 def _splits(classes, sizes=(3, 2, 2)):
-    return {s: random_samples(classes, n, seed=i) for i, (s, n) in enumerate(zip(("train", "val", "test"), sizes))}
+    return {
+        s: random_samples(classes, n, seed=i) for i, (s, n) in enumerate(zip(("train", "val", "test"), sizes))
+    }
 
 
 def test_each_layout_reads_back_exactly_what_was_written(tmp_path: Path, layout: str, camvid32):

@@ -72,7 +72,9 @@ def stats_cmd(
     layout: str = typer.Option(None, "--layout", help=f"Force a layout: {', '.join(LAYOUTS)}."),
     out: Path = typer.Option(Path("out"), "--out", help="Output folder; reports go to OUT/stats/."),
     dark_threshold: float = typer.Option(
-        core_stats.DEFAULT_DARK_THRESHOLD, "--dark-threshold", help="Mean luminance (0-255) below which an image is dark."
+        core_stats.DEFAULT_DARK_THRESHOLD,
+        "--dark-threshold",
+        help="Mean luminance (0-255) below which an image is dark.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object to stdout instead of tables."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
@@ -99,8 +101,11 @@ def stats_cmd(
     console.print(_splits_table(st))
     console.print(_weights_table(weights))
     if missing:
-        console.print(f"[yellow]warning:[/] {len(missing)} class(es) have no train pixels, weight 0: "
-                      + ", ".join(missing), highlight=False)
+        console.print(
+            f"[yellow]warning:[/] {len(missing)} class(es) have no train pixels, weight 0: "
+            + ", ".join(missing),
+            highlight=False,
+        )
     for split, s in st.splits.items():
         for path, lum in s.dark:
             console.print(f"dark ({split}): {path}  mean luminance {lum:.1f}", highlight=False)

@@ -28,7 +28,9 @@ def class_weights(pixel_counts: np.ndarray, method: str, void: int | None = None
         return real.astype(np.float32)
     total = counts[real].sum()
     if total <= 0:
-        raise CamsegError("cannot compute class weights: the training split has no labelled (non-void) pixels")
+        raise CamsegError(
+            "cannot compute class weights: the training split has no labelled (non-void) pixels"
+        )
     freq = np.where(real, counts / total, 0.0)
     present = real & (counts > 0)
     weights = np.zeros(len(counts), dtype=np.float64)

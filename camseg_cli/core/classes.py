@@ -178,7 +178,9 @@ def read_class_dict(path: Path) -> ClassMap:
     header = [h.lower() for h in rows[0]]
     missing = [c for c in ("name", "r", "g", "b") if c not in header]
     if missing:
-        raise CamsegError(f"{path}: header {rows[0]} lacks column(s) {', '.join(missing)} — expected name,r,g,b")
+        raise CamsegError(
+            f"{path}: header {rows[0]} lacks column(s) {', '.join(missing)} — expected name,r,g,b"
+        )
     idx = [header.index(c) for c in ("name", "r", "g", "b")]
     pairs = []
     for line, row in enumerate(rows[1:], start=2):

@@ -106,7 +106,9 @@ def dataset_stats(
 ) -> DatasetStats:
     """Statistics of every non-empty split (or the ones asked for)."""
     wanted = list(splits) if splits else [s for s in SPLITS if info.splits.get(s)]
-    return DatasetStats(info, {s: split_stats(info, s, dark_threshold, track) for s in wanted}, dark_threshold)
+    return DatasetStats(
+        info, {s: split_stats(info, s, dark_threshold, track) for s in wanted}, dark_threshold
+    )
 
 
 def plot_counts(stats: DatasetStats):
