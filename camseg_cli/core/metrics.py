@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from camseg_cli.core.errors import CamsegError
+
+
+def _count(code: torch.Tensor, bins: int) -> torch.Tensor:
+    """Histogram of int64 codes in [0, bins). bincount on CPU; a fixed-size scatter_add elsewhere,
+    because CUDA's bincount reads max() back to the host (a sync on every call)."""
+    if code.device.type == "cpu":
+        return torch.bincount(code, minlength=bins)
+    out = torch.zeros(bins, dtype=torch.int64, device=code.device)
+    return out.scatter_add_(0, code, torch.ones_like(code))
 
 
 class ConfusionMatrix:
@@ -14,6 +24,7 @@ class ConfusionMatrix:
 
     `update` keeps one small matrix per image (num_classes^2 int64 each) so that confidence
     intervals can be bootstrapped over images later; all of it stays on the device, no host sync.
+    The number of dropped (void / ignored) pixels is kept per image too.
     """
 
     def __init__(self, num_classes: int, ignore_index: int | None = None, device: torch.device | str = "cpu"):
@@ -21,6 +32,7 @@ class ConfusionMatrix:
         self.ignore_index = ignore_index
         self.device = torch.device(device)
         self._per_image: list[torch.Tensor] = []
+        self._ignored: list[torch.Tensor] = []
 
     def update(self, pred: torch.Tensor, target: torch.Tensor) -> None:
         """Add a batch: pred and target are (B, H, W) or (H, W) integer class maps of equal shape."""
@@ -35,14 +47,33 @@ class ConfusionMatrix:
         keep = (target >= 0) & (target < n)
         if self.ignore_index is not None:
             keep &= target != self.ignore_index
-        # one bincount for the whole batch: image i owns bins [i*n*n, (i+1)*n*n)
+        # one histogram for the whole batch: image i owns bins [i*n*n, (i+1)*n*n); dropped pixels go to
+        # one extra bin at the end (a where, not a boolean index, so the size never depends on the data)
         offset = torch.arange(b, device=self.device)[:, None] * (n * n)
-        code = (offset + target * n + pred.clamp(0, n - 1))[keep]
-        counts = torch.bincount(code, minlength=b * n * n).reshape(b, n, n)
+        code = torch.where(keep, offset + target.clamp(0, n - 1) * n + pred.clamp(0, n - 1), b * n * n)
+        counts = _count(code.reshape(-1), b * n * n + 1)[:-1].reshape(b, n, n)
         self._per_image.extend(counts.unbind(0))
+        self._ignored.extend((~keep).sum(1).unbind(0))
 
     def merge(self, other: ConfusionMatrix) -> None:
-        self._per_image.extend(other._per_image)
+        self._per_image.extend(m.to(self.device) for m in other._per_image)
+        self._ignored.extend(m.to(self.device) for m in other._ignored)
+
+    @classmethod
+    def from_per_image(
+        cls, per_image: np.ndarray | torch.Tensor, ignore_index: int | None, ignored: np.ndarray | None = None
+    ) -> ConfusionMatrix:
+        """Rebuild from stored (images, n, n) matrices, e.g. a cached evaluation."""
+        mats = torch.as_tensor(np.asarray(per_image), dtype=torch.int64)
+        cm = cls(mats.shape[-1], ignore_index)
+        cm._per_image = list(mats.unbind(0))
+        zeros = torch.zeros(len(mats), dtype=torch.int64)
+        cm._ignored = (
+            list(torch.as_tensor(np.asarray(ignored), dtype=torch.int64).unbind(0))
+            if ignored is not None
+            else list(zeros.unbind(0))
+        )
+        return cm
 
     @property
     def num_images(self) -> int:
@@ -53,6 +84,12 @@ class ConfusionMatrix:
         if not self._per_image:
             return torch.zeros(0, self.num_classes, self.num_classes, dtype=torch.int64, device=self.device)
         return torch.stack(self._per_image)
+
+    def ignored(self) -> torch.Tensor:
+        """(images,) int64: pixels per image left out (void / ignore_index / out of range)."""
+        if not self._ignored:
+            return torch.zeros(0, dtype=torch.int64, device=self.device)
+        return torch.stack(self._ignored)
 
     @property
     def mat(self) -> torch.Tensor:
@@ -97,10 +134,9 @@ def scores_from_matrix(mat: torch.Tensor, ignore_index: int | None = None) -> Sc
     acc = torch.where(gt > 0, tp / gt.clamp(min=1), nan)
     dice = torch.where(gt + pred > 0, 2 * tp / (gt + pred).clamp(min=1), nan)
     n = m.shape[0]
-    if ignore_index is not None and 0 <= ignore_index < n:
-        iou[ignore_index] = acc[ignore_index] = dice[ignore_index] = nan
     real = torch.ones(n, dtype=torch.bool, device=m.device)
     if ignore_index is not None and 0 <= ignore_index < n:
+        iou[ignore_index] = acc[ignore_index] = dice[ignore_index] = nan
         real[ignore_index] = False
     total = gt.sum()
     freq = gt / total.clamp(min=1)

@@ -1,0 +1,37 @@
+"""`--device auto|cpu|cuda[:N]` -> torch.device, with an error that says what to do instead."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from camseg_cli.core.errors import CamsegError
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """auto picks CUDA when a GPU is visible, else CPU; asking for CUDA without one is an error."""
+    name = (name or "auto").strip().lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "cuda" or name.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise CamsegError(f"--device {name}: no CUDA GPU is visible to PyTorch — use --device cpu")
+        try:
+            device = torch.device(name)
+        except RuntimeError:
+            raise CamsegError(f"--device {name}: not a device name — use cuda or cuda:N") from None
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise CamsegError(f"--device {name}: only {count} GPU(s) visible (cuda:0..cuda:{count - 1})")
+        return device
+    raise CamsegError(f"unknown device {name!r} — choose auto, cpu, cuda or cuda:N")
+
+
+def default_workers(device: torch.device) -> int:
+    """Image-loading processes: none on CPU (they would take cores from the model), a few on CUDA."""
+    return 0 if device.type == "cpu" else min(4, os.cpu_count() or 1)
