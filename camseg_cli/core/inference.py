@@ -26,6 +26,8 @@ def preprocess(image: np.ndarray, size: Sequence[int], normalization: Normalizat
     h, w = int(size[0]), int(size[1])
     if image.shape[:2] != (h, w):
         image = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
+    if not image.flags.writeable:  # PIL-backed arrays are read-only; torch wants to own writable memory
+        image = image.copy()
     x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0)
     mean = torch.tensor(normalization["mean"], dtype=torch.float32)[:, None, None]
     std = torch.tensor(normalization["std"], dtype=torch.float32)[:, None, None]

@@ -1,0 +1,111 @@
+"""`camseg evaluate`: per-class IoU / accuracy of a checkpoint on a split, mIoU with a bootstrap CI."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from camseg_cli.app import command, console, print_json
+from camseg_cli.core.data import LAYOUTS, SPLITS
+from camseg_cli.core.eval_result import EvalResult
+from camseg_cli.core.evaluate import evaluate_checkpoint, write_reports
+from camseg_cli.progress import Reporter
+
+
+def _f(x: float, digits: int = 3) -> str:
+    return "—" if x is None or math.isnan(x) else f"{x:.{digits}f}"
+
+
+def _ci(ci: tuple[float, float]) -> str:
+    return "" if any(math.isnan(v) for v in ci) else f"  [95% CI {ci[0]:.3f}–{ci[1]:.3f}]"
+
+
+def class_table(result: EvalResult) -> Table:
+    table = Table(title=f"{result.run} on {result.split} ({result.num_images} images, {result.data})")
+    for col in ("class", "IoU", "acc", "Dice", "gt pixels", "predicted"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for row in result.per_class():
+        absent = math.isnan(row["iou"])
+        cells = [
+            _f(row["iou"]),
+            _f(row["acc"]),
+            _f(row["dice"]),
+            f"{row['pixels']:,}",
+            f"{row['predicted']:,}",
+        ]
+        table.add_row(row["class"], *cells, style="dim" if absent else None)
+    void = result.void_report()
+    if void and void["name"]:
+        table.add_row(
+            f"{void['name']} (ignored)",
+            "",
+            "",
+            "",
+            f"{void['pixels']:,}",
+            f"{void['predicted']:,}",
+            style="dim",
+        )
+    return table
+
+
+def summary_lines(result: EvalResult) -> list[str]:
+    s = result.scores
+    nan2 = (math.nan, math.nan)
+    scored = len(result.per_class()) - s.absent
+    absent = f"; {s.absent} absent from labels and predictions, left out" if s.absent else ""
+    return [
+        f"[bold]mIoU[/] {_f(s.miou)}{_ci(result.ci.get('miou', nan2))} over {scored} classes{absent}",
+        f"pixel accuracy {_f(s.pixel_acc)}{_ci(result.ci.get('pixel_acc', nan2))}",
+        f"mean class accuracy {_f(s.mean_acc)}   frequency-weighted IoU {_f(s.fwiou)}",
+        f"{result.num_images} images in {result.seconds:.1f}s"
+        + (f", bootstrap {result.bootstrap} resamples (seed {result.seed})" if result.bootstrap else ""),
+    ]
+
+
+@command("evaluate")
+def evaluate_cmd(
+    checkpoint: Path = typer.Argument(..., help="A camseg checkpoint (.pt)."),
+    data: Path = typer.Option(
+        None, "--data", "-d", help="Dataset folder; default: the one the checkpoint records."
+    ),
+    split: str = typer.Option("test", "--split", help=f"Split to score: {', '.join(SPLITS)}."),
+    layout: str = typer.Option(None, "--layout", help=f"Force a dataset layout: {', '.join(LAYOUTS)}."),
+    batch_size: int = typer.Option(4, "--batch-size", "-b", help="Images per forward pass."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    workers: int = typer.Option(
+        None, "--workers", help="Image-loading processes (default: 0 on CPU, 4 on CUDA)."
+    ),
+    bootstrap: int = typer.Option(
+        1000, "--bootstrap", help="Resamples over images for the 95% CIs (0: none)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
+    out: Path = typer.Option(Path("out"), "--out", help="Output folder; reports go to OUT/eval/."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object to stdout instead of tables."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+) -> None:
+    """Score a checkpoint on a dataset split at each label's own resolution."""
+    reporter = Reporter(quiet=quiet or as_json)
+    with reporter.session():
+        result = evaluate_checkpoint(
+            checkpoint,
+            data,
+            split,
+            batch_size,
+            device,
+            bootstrap,
+            seed,
+            layout,
+            workers,
+            track=reporter.track,
+        )
+    paths = write_reports(result, out)
+    if as_json:
+        print_json(result.to_json())
+        return
+    console.print(class_table(result))
+    for line in summary_lines(result):
+        console.print(line, highlight=False)
+    console.print(f"wrote {', '.join(str(p) for p in paths)}", highlight=False, soft_wrap=True)

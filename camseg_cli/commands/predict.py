@@ -1,0 +1,58 @@
+"""`camseg predict`: class-index masks, colour masks and overlays for images, folders or globs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+
+from camseg_cli.app import command, console, err_console
+from camseg_cli.core.predict import OUTPUTS, predict_files
+from camseg_cli.progress import Reporter
+
+
+@command("predict")
+def predict_cmd(
+    checkpoint: Path = typer.Argument(..., help="A camseg checkpoint (.pt)."),
+    inputs: list[str] = typer.Argument(..., help="Image files, folders (searched recursively) or globs."),
+    out: Path = typer.Option(None, "--out", help="Output folder; default out/predictions/<run>/."),
+    save: str = typer.Option(",".join(OUTPUTS), "--save", help="Comma-separated: index, color, overlay."),
+    alpha: float = typer.Option(0.5, "--alpha", help="Colour weight of the overlay, 0..1."),
+    tta: bool = typer.Option(False, "--tta", help="Average with the prediction of the mirrored image."),
+    batch_size: int = typer.Option(4, "--batch-size", "-b", help="Images per forward pass."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    workers: int = typer.Option(
+        None, "--workers", help="Image-loading processes (default: 0 on CPU, 4 on CUDA)."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+) -> None:
+    """Predict segmentation masks at each input image's own resolution."""
+    reporter = Reporter(quiet=quiet)
+    with reporter.session():
+        result = predict_files(
+            checkpoint,
+            inputs,
+            out,
+            save.split(","),
+            tta,
+            batch_size,
+            device,
+            alpha,
+            workers,
+            track=reporter.track,
+        )
+    for path, why in result.failed:
+        err_console.print(
+            f"[yellow]skipped:[/] {escape(path)} — {escape(why)}", soft_wrap=True, highlight=False
+        )
+    n = len(result.images)
+    speed = f" ({result.images_per_s:.2f} images/s)" if n else ""
+    failed = f"; {len(result.failed)} failed" if result.failed else ""
+    console.print(
+        f"{n} images in {result.seconds:.1f}s{speed} → {result.out} ({result.files} files){failed}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if result.failed or not n:
+        raise typer.Exit(1)

@@ -1,0 +1,197 @@
+"""EvalResult: one evaluation as plain data, and its cache (`out/eval/<run>-<split>.npz`).
+
+The per-image confusion matrices and image names are kept so that a comparison of two runs can
+bootstrap over the very same images; `cached_result` returns a saved evaluation unless the checkpoint
+file changed since, so nothing is evaluated twice.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from camseg_cli.core.classes import ClassMap
+from camseg_cli.core.errors import CamsegError
+from camseg_cli.core.files import to_json, write_with
+from camseg_cli.core.metrics import Scores, scores_from_matrix
+
+CACHE_VERSION = 1
+
+
+@dataclass
+class EvalResult:
+    """Everything one evaluation found; `per_image[i]` is the (n, n) matrix of `image_names[i]`."""
+
+    checkpoint: str
+    run: str
+    split: str
+    data: str
+    classes: ClassMap
+    image_names: list[str]
+    per_image: np.ndarray  # (images, n, n) int64, rows ground truth, columns prediction
+    ignored: np.ndarray  # (images,) int64 void / ignored pixels per image
+    ci: dict[str, tuple[float, float]] = field(default_factory=dict)  # miou, pixel_acc
+    bootstrap: int = 0
+    seed: int = 0
+    seconds: float = float("nan")
+    stamp: dict[str, Any] = field(default_factory=dict)  # checkpoint size / mtime: is a cache stale?
+
+    @cached_property
+    def mat(self) -> np.ndarray:
+        return self.per_image.sum(0)
+
+    @cached_property
+    def scores(self) -> Scores:
+        return scores_from_matrix(torch.from_numpy(self.mat), self.classes.void)
+
+    @property
+    def num_images(self) -> int:
+        return len(self.image_names)
+
+    def per_class(self) -> list[dict[str, Any]]:
+        """One row per non-void class, in class order: iou, acc, dice, gt pixels, predicted pixels."""
+        s, void = self.scores, self.classes.void
+        predicted = self.mat.sum(0)
+        return [
+            {
+                "class": name,
+                "iou": float(s.iou[i]),
+                "acc": float(s.acc[i]),
+                "dice": float(s.dice[i]),
+                "pixels": int(s.pixels[i]),
+                "predicted": int(predicted[i]),
+            }
+            for i, name in enumerate(self.classes.names)
+            if i != void
+        ]
+
+    def void_report(self) -> dict[str, Any] | None:
+        """Void is not scored: how many ground-truth pixels it covered and how often the model said void."""
+        if self.classes.void is None:
+            return {"name": None, "pixels": int(self.ignored.sum()), "predicted": 0}
+        return {
+            "name": self.classes.void_name,
+            "pixels": int(self.ignored.sum()),
+            "predicted": int(self.mat[:, self.classes.void].sum()),  # on labelled pixels: counted wrong
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        s = self.scores
+        return {
+            "checkpoint": self.checkpoint,
+            "run": self.run,
+            "split": self.split,
+            "data": self.data,
+            "images": self.num_images,
+            "miou": s.miou,
+            "miou_ci": list(self.ci.get("miou", (math.nan, math.nan))),
+            "pixel_acc": s.pixel_acc,
+            "pixel_acc_ci": list(self.ci.get("pixel_acc", (math.nan, math.nan))),
+            "mean_acc": s.mean_acc,
+            "fwiou": s.fwiou,
+            "absent": s.absent,
+            "bootstrap": {"reps": self.bootstrap, "seed": self.seed, "level": 0.95},
+            "seconds": self.seconds,
+            "per_class": {r["class"]: {k: v for k, v in r.items() if k != "class"} for r in self.per_class()},
+            "void": self.void_report(),
+        }
+
+
+def stamp(path: Path | str) -> dict[str, Any]:
+    """What identifies a checkpoint file's content cheaply: resolved path, size, modification time."""
+    p = Path(path).resolve()
+    st = p.stat()
+    return {"path": str(p), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+# ------------------------------------------------------------------------------------------ cache
+
+
+def report_stem(out: Path | str, run: str, split: str) -> Path:
+    """`out/eval/<run>-<split>`: the .json, .csv, .npz and -confusion.png of one evaluation."""
+    return Path(out) / "eval" / f"{run}-{split}"
+
+
+def _meta(r: EvalResult) -> dict[str, Any]:
+    keys = ("checkpoint", "run", "split", "data", "bootstrap", "seed", "seconds", "stamp")
+    return {"cache_version": CACHE_VERSION, "classes": r.classes.to_dict(), "ci": r.ci} | {
+        k: getattr(r, k) for k in keys
+    }
+
+
+def save_cache(result: EvalResult, path: Path | str) -> Path:
+    """Per-image matrices, ignored counts, image names and metadata as one .npz (no pickles)."""
+    arrays = {
+        "per_image": result.per_image.astype(np.int64),
+        "ignored": result.ignored.astype(np.int64),
+        "image_names": np.asarray(result.image_names, dtype=np.str_),
+        "meta": np.asarray(to_json(_meta(result))),
+    }
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object, so numpy does not append .npz to the temp name
+            np.savez_compressed(f, **arrays)
+
+    return write_with(path, write)
+
+
+def load_cache(path: Path | str) -> EvalResult:
+    """Read an evaluation saved by `save_cache`; allow_pickle stays off."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            per_image, ignored, names = z["per_image"], z["ignored"], [str(s) for s in z["image_names"]]
+    except (OSError, ValueError, KeyError, json.JSONDecodeError) as e:
+        raise CamsegError(
+            f"{path}: not a readable camseg evaluation cache ({e.__class__.__name__}: {e})"
+        ) from None
+    if meta.get("cache_version") != CACHE_VERSION:
+        raise CamsegError(
+            f"{path}: evaluation cache version {meta.get('cache_version')} — re-run camseg evaluate"
+        )
+    nan2 = (math.nan, math.nan)
+    ci = {
+        k: tuple(math.nan if v is None else v for v in (meta["ci"].get(k) or nan2))
+        for k in ("miou", "pixel_acc")
+    }
+    return EvalResult(
+        checkpoint=meta["checkpoint"],
+        run=meta["run"],
+        split=meta["split"],
+        data=meta["data"],
+        classes=ClassMap.from_dict(meta["classes"]),
+        image_names=names,
+        per_image=per_image,
+        ignored=ignored,
+        ci=ci,
+        bootstrap=meta["bootstrap"],
+        seed=meta["seed"],
+        seconds=math.nan if meta["seconds"] is None else meta["seconds"],
+        stamp=meta["stamp"],
+    )
+
+
+def cached_result(
+    ckpt_path: Path | str, run: str, split: str, out: Path | str = "out", data: Path | str | None = None
+) -> EvalResult | None:
+    """The cached evaluation of this checkpoint file and split, or None if absent or stale."""
+    path = report_stem(out, run, split).with_suffix(".npz")
+    if not path.is_file():
+        return None
+    try:
+        result = load_cache(path)
+    except CamsegError:
+        return None
+    if result.stamp != stamp(ckpt_path):
+        return None
+    if data is not None and Path(data).resolve() != Path(result.data).resolve():
+        return None
+    return result

@@ -1,0 +1,195 @@
+"""Evaluate a checkpoint on a dataset split (one confusion matrix per image, scores, bootstrap CIs)
+and write its reports: `out/eval/<run>-<split>.json/.csv/.npz` and a confusion-matrix heatmap."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from camseg_cli.core.bootstrap import bootstrap_ci
+from camseg_cli.core.classes import ClassMap
+from camseg_cli.core.data import DatasetInfo, SegDataset, open_dataset
+from camseg_cli.core.device import default_workers, resolve_device
+from camseg_cli.core.errors import CamsegError
+from camseg_cli.core.eval_result import EvalResult, report_stem, save_cache, stamp
+from camseg_cli.core.files import save_figure, write_csv, write_json
+from camseg_cli.core.inference import EvalTransform, amp_dtype, collate_eval, evaluate_loader
+from camseg_cli.core.model import load_checkpoint, model_from_checkpoint, run_name
+
+Track = Callable[[Iterable, str], Iterable]
+
+
+def check_classes(dataset: ClassMap, checkpoint: ClassMap, data: Path | str, ckpt: Path | str) -> None:
+    """The dataset must name the same classes in the same order (and the same void) as the checkpoint."""
+    if dataset.names == checkpoint.names and dataset.void == checkpoint.void:
+        return
+
+    def show(c: ClassMap) -> str:
+        names = ", ".join(c.names[:6]) + (", ..." if c.num_classes > 6 else "")
+        return f"{c.num_classes} classes ({names}; void={c.void_name})"
+
+    first = next((i for i, (a, b) in enumerate(zip(dataset.names, checkpoint.names)) if a != b), None)
+    where = (
+        f"; class {first} is {dataset.names[first]!r} vs {checkpoint.names[first]!r}"
+        if first is not None
+        else ""
+    )
+    raise CamsegError(
+        f"classes of dataset {data} do not match checkpoint {ckpt}: dataset has {show(dataset)}, "
+        f"checkpoint has {show(checkpoint)}{where} — evaluate on the dataset the model was trained for"
+    )
+
+
+def resolve_dataset(ckpt: dict[str, Any], data: Path | str | None, layout: str | None) -> DatasetInfo:
+    """--data if given, else the dataset path recorded in the checkpoint; its classes must match."""
+    where = ckpt.get("path", "checkpoint")
+    if data is None:
+        data, layout = ckpt.get("data"), layout or ckpt.get("layout")
+        if not data:
+            raise CamsegError(f"{where}: records no dataset path — pass --data DIR")
+        if not Path(data).is_dir():
+            raise CamsegError(f"{where}: its dataset {data} is not there (moved?) — pass --data DIR")
+    info = open_dataset(data, layout)
+    check_classes(info.classes, ckpt["classes_map"], info.root, where)
+    return info
+
+
+def evaluate_checkpoint(
+    ckpt_path: Path | str,
+    data: Path | str | None = None,
+    split: str = "test",
+    batch_size: int = 4,
+    device: str = "auto",
+    bootstrap: int = 1000,
+    seed: int = 0,
+    layout: str | None = None,
+    workers: int | None = None,
+    track: Track | None = None,
+) -> EvalResult:
+    """Evaluate one checkpoint on one split at each label's own resolution.
+
+    Args:
+        ckpt_path: a camseg checkpoint (loaded with weights_only=True).
+        data: dataset folder; defaults to the one recorded in the checkpoint.
+        split: test, val or train.
+        batch_size: images per forward pass.
+        device: auto, cpu, cuda or cuda:N.
+        bootstrap: resamples over images for the 95% CIs of mIoU and pixel accuracy (0: none).
+        seed: seed of the bootstrap draws.
+        layout: force a dataset layout (rgb, index, fastai); detected otherwise.
+        workers: DataLoader worker processes; default 0 on CPU, 4 on CUDA.
+        track: progress callback wrapping the batch iterable, `track(iterable, description)`.
+    """
+    if batch_size < 1:
+        raise CamsegError(f"--batch-size must be at least 1, got {batch_size}")
+    dev = resolve_device(device)
+    ckpt = load_checkpoint(ckpt_path)
+    info = resolve_dataset(ckpt, data, layout)
+    refs = info.samples(split)
+    classes: ClassMap = ckpt["classes_map"]
+    dataset = SegDataset(refs, info.classes, EvalTransform(ckpt["image_size"], ckpt["normalization"]))
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=default_workers(dev) if workers is None else workers,
+        collate_fn=collate_eval,
+        pin_memory=dev.type == "cuda",
+    )
+    model = model_from_checkpoint(ckpt, dev)
+    cuda = dev.type == "cuda"
+    if cuda:
+        model = model.to(memory_format=torch.channels_last)
+    run = run_name(ckpt)
+    wrap = (lambda it: track(it, f"evaluate {run} {split}")) if track else None
+    start = time.perf_counter()
+    cm = evaluate_loader(
+        model, loader, classes.num_classes, classes.ignore_index, dev, amp_dtype(dev), wrap, cuda
+    )
+    per_image = cm.per_image().cpu().numpy()  # the one host sync of the evaluation
+    ignored = cm.ignored().cpu().numpy()
+    seconds = time.perf_counter() - start
+    return EvalResult(
+        checkpoint=str(ckpt_path),
+        run=run,
+        split=split,
+        data=str(info.root),
+        classes=classes,
+        image_names=[r.name for r in refs],
+        per_image=per_image,
+        ignored=ignored,
+        ci=bootstrap_ci(per_image, bootstrap, seed, classes.ignore_index),
+        bootstrap=bootstrap,
+        seed=seed,
+        seconds=seconds,
+        stamp=stamp(ckpt_path),
+    )
+
+
+# ---------------------------------------------------------------------------------------- reports
+
+
+def plot_confusion(result: EvalResult) -> Any:
+    """Row-normalised confusion matrix (each ground-truth class sums to 1) of the classes present."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    mat = result.mat.astype(np.float64)
+    void = result.classes.void
+    keep = [i for i in range(len(mat)) if i != void and (mat[i].sum() > 0 or mat[:, i].sum() > 0)]
+    if void is not None and mat[:, void].sum() > 0:
+        keep.append(void)  # predicted void on labelled pixels is an error worth seeing: one column
+    rows = [i for i in keep if i != void]
+    sub = mat[np.ix_(rows, keep)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        norm = sub / sub.sum(1, keepdims=True)
+    names = result.classes.names
+    size = max(4.0, 0.32 * len(keep) + 2.5)
+    fig, ax = plt.subplots(figsize=(size + 1.2, size))
+    im = ax.imshow(np.ma.masked_invalid(norm), cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks(range(len(keep)), [names[i] for i in keep], rotation=90, fontsize=8)
+    ax.set_yticks(range(len(rows)), [names[i] for i in rows], fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("ground truth")
+    if len(keep) <= 16:
+        for (r, c), v in np.ndenumerate(norm):
+            if v >= 0.005:
+                ax.text(
+                    c,
+                    r,
+                    f"{v:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if v > 0.5 else "black",
+                )
+    hidden = len(names) - len(keep) - (void is not None and void not in keep)
+    note = f"; {hidden} absent classes not shown" if hidden else ""
+    s = result.scores
+    ax.set_title(
+        f"{result.run} on {result.split}: mIoU {s.miou:.3f}, pixel acc {s.pixel_acc:.3f}{note}", fontsize=9
+    )
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="fraction of the ground-truth row")
+    return fig
+
+
+def write_reports(result: EvalResult, out: Path | str = "out") -> list[Path]:
+    """JSON summary, per-class CSV, per-image cache (.npz) and heatmap PNG under out/eval/."""
+    import pandas as pd
+
+    stem = report_stem(out, result.run, result.split)
+    frame = pd.DataFrame(result.per_class())
+    return [
+        write_json(stem.with_suffix(".json"), result.to_json()),
+        write_csv(stem.with_suffix(".csv"), frame),
+        save_cache(result, stem.with_suffix(".npz")),
+        save_figure(stem.parent / f"{stem.name}-confusion.png", plot_confusion(result)),
+    ]

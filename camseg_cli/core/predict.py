@@ -1,0 +1,258 @@
+"""Inference on image files, folders and globs: index masks, colourised masks and overlays at input size.
+
+Every prediction goes through `inference.predict_batch` (logits resized to the image, then argmax), the
+path evaluation uses, so `NAME_index.png` scored against its label gives evaluate's confusion matrix.
+"""
+
+from __future__ import annotations
+
+import glob
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader
+
+from camseg_cli.core.classes import ClassMap
+from camseg_cli.core.data import IMAGE_EXTS, read_image
+from camseg_cli.core.device import default_workers, resolve_device
+from camseg_cli.core.errors import CamsegError
+from camseg_cli.core.files import write_with
+from camseg_cli.core.inference import amp_dtype, predict_batch, preprocess
+from camseg_cli.core.model import load_checkpoint, model_from_checkpoint, run_name
+
+Track = Callable[[Iterable, str], Iterable]
+OUTPUTS = ("index", "color", "overlay")
+
+
+@dataclass
+class PredictResult:
+    """What a predict run did: images written, inputs that failed (with why), time taken."""
+
+    out: Path
+    images: list[Path] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    files: int = 0
+    seconds: float = 0.0
+
+    @property
+    def images_per_s(self) -> float:
+        return len(self.images) / self.seconds if self.seconds > 0 else float("nan")
+
+
+# ------------------------------------------------------------------------------------------ inputs
+
+
+def _folder_images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+
+
+def collect_inputs(inputs: Sequence[str | Path]) -> tuple[list[tuple[Path, str]], list[tuple[str, str]]]:
+    """Expand files, folders (recursively, image extensions only) and globs into (path, output name).
+
+    Output names keep a folder input's sub-folders (`sub/NAME`) and are a file's stem otherwise; two
+    inputs that would write the same files are an error. Inputs that match nothing are returned as
+    (input, reason) problems rather than raised, so the others still run.
+    """
+    found: list[tuple[Path, str]] = []
+    problems: list[tuple[str, str]] = []
+    for raw in inputs:
+        p = Path(raw)
+        if p.is_dir():
+            images = _folder_images(p)
+            found += [(f, f.relative_to(p).with_suffix("").as_posix()) for f in images]
+            if not images:
+                problems.append((str(raw), "folder holds no images"))
+        elif p.is_file():
+            found.append((p, p.stem))
+        elif glob.has_magic(str(raw)):
+            matches = [Path(m) for m in sorted(glob.glob(str(raw), recursive=True))]
+            images = [f for m in matches for f in (_folder_images(m) if m.is_dir() else [m])]
+            images = [f for f in images if f.is_file() and f.suffix.lower() in IMAGE_EXTS]
+            found += [(f, f.stem) for f in images]
+            if not images:
+                problems.append((str(raw), "pattern matches no images"))
+        else:
+            problems.append((str(raw), "no such file or folder"))
+    return _unique(found), problems
+
+
+def _unique(found: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
+    by_path: dict[Path, str] = {}
+    by_name: dict[str, Path] = {}
+    for path, name in found:
+        key = path.resolve()
+        if key in by_path:
+            continue  # the same file named twice (a folder and a glob, say): predict it once
+        if name in by_name:
+            raise CamsegError(
+                f"{by_name[name]} and {path} would both write {name}_*.png — predict them in separate "
+                "runs (--out) or pass their parent folder"
+            )
+        by_path[key], by_name[name] = name, path
+    return [(by_name[name], name) for name in by_path.values()]
+
+
+# ----------------------------------------------------------------------------------------- drawing
+
+
+def colorize(index: np.ndarray, classes: ClassMap) -> np.ndarray:
+    """HxW class indices -> HxWx3 uint8 class colours (one palette gather)."""
+    return classes.palette()[index]
+
+
+def blend(image: np.ndarray, color: np.ndarray, alpha: float) -> np.ndarray:
+    """Image blended with the colour mask: (1 - alpha) * image + alpha * colour, uint8."""
+    mixed = image.astype(np.float32) * (1.0 - alpha) + color.astype(np.float32) * alpha
+    return np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+
+
+def _save_png(dest: Path, array: np.ndarray) -> None:
+    write_with(dest, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
+
+
+def write_outputs(
+    dest: Path,
+    name: str,
+    index: np.ndarray,
+    image: np.ndarray | None,
+    classes: ClassMap,
+    save: Sequence[str],
+    alpha: float,
+) -> int:
+    """Write NAME_index/_color/_overlay.png under dest; returns how many files were written."""
+    color = colorize(index, classes) if ("color" in save or "overlay" in save) else None
+    arrays = {
+        "index": index,
+        "color": color,
+        "overlay": blend(image, color, alpha) if "overlay" in save and image is not None else None,
+    }
+    for kind in save:
+        _save_png(dest / f"{name}_{kind}.png", arrays[kind])
+    return len(save)
+
+
+# --------------------------------------------------------------------------------------- inference
+
+
+class _Images:
+    """Dataset of (position, normalised tensor, original image or error) for a list of files."""
+
+    def __init__(self, paths: list[Path], size: Sequence[int], normalization: dict[str, Any]):
+        self.paths, self.size, self.normalization = paths, size, normalization
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> tuple[int, torch.Tensor | None, np.ndarray | str]:
+        try:
+            image = read_image(self.paths[i])
+        except CamsegError as e:
+            return i, None, str(e).removeprefix(f"{self.paths[i]}: ")
+        return i, preprocess(image, self.size, self.normalization), image
+
+
+def _collate(batch: list) -> list:
+    return batch  # stacked in the loop, after unreadable images are set aside
+
+
+def check_save(save: Sequence[str]) -> tuple[str, ...]:
+    kinds = tuple(dict.fromkeys(s.strip() for s in save if s.strip()))
+    bad = [k for k in kinds if k not in OUTPUTS]
+    if bad or not kinds:
+        raise CamsegError(f"--save {','.join(save)}: choose from {', '.join(OUTPUTS)} (comma-separated)")
+    return kinds
+
+
+def predict_files(
+    ckpt_path: Path | str,
+    inputs: Sequence[str | Path],
+    out: Path | str | None = None,
+    save: Sequence[str] = OUTPUTS,
+    tta: bool = False,
+    batch_size: int = 4,
+    device: str = "auto",
+    alpha: float = 0.5,
+    workers: int | None = None,
+    track: Track | None = None,
+) -> PredictResult:
+    """Predict every input image and write its masks at the image's own resolution.
+
+    Args:
+        ckpt_path: a camseg checkpoint.
+        inputs: image files, folders (searched recursively) or glob patterns.
+        out: output folder; default out/predictions/<run>/.
+        save: any of index, color, overlay.
+        tta: average the logits with those of the mirrored image.
+        batch_size: images per forward pass.
+        device: auto, cpu, cuda or cuda:N.
+        alpha: colour weight of the overlay, 0..1.
+        workers: DataLoader worker processes reading images; default 0 on CPU, 4 on CUDA.
+        track: progress callback wrapping the batch iterable, `track(iterable, description)`.
+    """
+    save = check_save(save)
+    if not 0.0 <= alpha <= 1.0:
+        raise CamsegError(f"--alpha must be within 0..1, got {alpha}")
+    if batch_size < 1:
+        raise CamsegError(f"--batch-size must be at least 1, got {batch_size}")
+    dev = resolve_device(device)
+    ckpt = load_checkpoint(ckpt_path)
+    items, problems = collect_inputs(inputs)
+    result = PredictResult(
+        Path(out) if out else Path("out") / "predictions" / run_name(ckpt), failed=problems
+    )
+    if not items:
+        return result
+    classes: ClassMap = ckpt["classes_map"]
+    model = model_from_checkpoint(ckpt, dev)
+    if dev.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    dtype = amp_dtype(dev)
+    dataset = _Images([p for p, _ in items], ckpt["image_size"], ckpt["normalization"])
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        num_workers=default_workers(dev) if workers is None else workers,
+        collate_fn=_collate,
+    )
+    batches = track(loader, f"predict {run_name(ckpt)}") if track else loader
+    start = time.perf_counter()
+    pending: deque[list[tuple[Path, Future]]] = deque()
+    with ThreadPoolExecutor(max_workers=2) as pool:  # PNG encoding overlaps the next forward pass
+        for batch in batches:
+            good = [(i, x, img) for i, x, img in batch if x is not None]
+            result.failed += [(str(items[i][0]), err) for i, x, err in batch if x is None]
+            if not good:
+                continue
+            images = torch.stack([x for _, x, _ in good]).to(dev, non_blocking=True)
+            if dev.type == "cuda":
+                images = images.contiguous(memory_format=torch.channels_last)
+            preds = predict_batch(model, images, [img.shape[:2] for _, _, img in good], dtype, tta)
+            jobs = []
+            for (i, _, img), pred in zip(good, preds):
+                index = pred.to(torch.uint8).cpu().numpy()
+                args = (result.out, items[i][1], index, img, classes, save, alpha)
+                jobs.append((items[i][0], pool.submit(write_outputs, *args)))
+            pending.append(jobs)
+            if len(pending) > 1:
+                _drain(pending.popleft(), result)
+        while pending:
+            _drain(pending.popleft(), result)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _drain(jobs: list[tuple[Path, Future]], result: PredictResult) -> None:
+    for path, future in jobs:
+        try:
+            result.files += future.result()
+            result.images.append(path)
+        except (CamsegError, OSError, ValueError) as e:
+            result.failed.append((str(path), f"cannot write its outputs: {e}"))
