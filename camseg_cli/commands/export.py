@@ -1,0 +1,40 @@
+"""`camseg export`: the network as ONNX or TorchScript (normalised images in, logits out), verified."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from camseg_cli.app import command, console
+from camseg_cli.core.export import FORMATS, export_checkpoint
+from camseg_cli.core.sizes import parse_size
+
+
+@command("export")
+def export_cmd(
+    checkpoint: Path = typer.Argument(..., help="A camseg checkpoint (.pt)."),
+    fmt: str = typer.Option(..., "--format", "-f", help=f"{' or '.join(FORMATS)}."),
+    size: str = typer.Option(None, "--size", help="Input HxW of the export; default the training size."),
+    dynamic: bool = typer.Option(False, "--dynamic", help="Leave batch, height and width free."),
+    output: Path = typer.Option(None, "--output", "-o", help="Model file; default OUT/export/<run>.<ext>."),
+    out: Path = typer.Option(Path("out"), "--out", help="Output folder when --output is not given."),
+    verify: bool = typer.Option(
+        True, "--verify/--no-verify", help="Run the export and compare with PyTorch."
+    ),
+) -> None:
+    """Export the model for deployment: a normalised NCHW float batch in, per-class logits out."""
+    hw = parse_size(size) if size else None
+    result = export_checkpoint(checkpoint, fmt, output, out, hw, dynamic, verify)
+    h, w = result.size
+    shape = "batch x 3 x H x W (dynamic)" if dynamic else f"1 x 3 x {h} x {w}"
+    console.print(
+        f"wrote {result.path} ({result.format}, input {shape}); input spec in {result.sidecar}",
+        soft_wrap=True,
+    )
+    if result.verified_with:
+        console.print(
+            f"verified with {result.verified_with}: max |logit diff| vs PyTorch {result.max_abs_diff:.2e}"
+        )
+    elif verify:
+        console.print("[yellow]not verified:[/] onnxruntime is not installed (pip install 'camseg[export]')")
