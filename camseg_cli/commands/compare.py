@@ -1,0 +1,131 @@
+"""`camseg compare`: rank runs, test each against a baseline on the same images, write a report."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from camseg_cli.app import command, console, print_json
+from camseg_cli.core.compare import Comparison, compare, gather
+from camseg_cli.core.compare_report import write_report
+from camseg_cli.core.data import LAYOUTS, SPLITS
+from camseg_cli.core.device import resolve_device
+from camseg_cli.progress import Reporter
+
+
+def _f(x: float, digits: int = 3) -> str:
+    return "—" if x is None or math.isnan(x) else f"{x:.{digits}f}"
+
+
+def ranking_table(c: Comparison) -> Table:
+    n = c.baseline.result.num_images
+    table = Table(title=f"runs on {c.split} ({n} images) — baseline {c.baseline.name}")
+    cols = (
+        "#",
+        "run",
+        "arch",
+        "aug",
+        "epochs",
+        "mIoU",
+        "95% CI",
+        "pixel acc",
+        "mean acc",
+        "Δ mIoU",
+        "Δ 95% CI",
+        "p",
+    )
+    for col in cols:
+        table.add_column(
+            col, justify="left" if col in ("run", "arch", "aug", "95% CI", "Δ 95% CI") else "right"
+        )
+    for i, r in enumerate(c.results.itertuples(), start=1):
+        table.add_row(
+            str(i),
+            r.run,
+            r.arch,
+            r.aug,
+            str(r.epochs),
+            _f(r.miou),
+            f"{_f(r.miou_lo)}–{_f(r.miou_hi)}",
+            _f(r.pixel_acc),
+            _f(r.mean_acc),
+            "—" if r.run == c.baseline.name else f"{r.delta_vs_baseline:+.4f}",
+            "" if r.run == c.baseline.name else f"{_f(r.delta_lo, 4)} to {_f(r.delta_hi, 4)}",
+            "" if r.run == c.baseline.name else _f(r.p_value),
+            style="bold green" if i == 1 else None,
+        )
+    return table
+
+
+def class_table(c: Comparison) -> Table:
+    frame = c.per_class.dropna(how="all")
+    table = Table(title="per-class IoU (best per class in green)")
+    table.add_column("class")
+    for run in frame.columns:
+        table.add_column(run, justify="right")
+    for cls, row in frame.iterrows():
+        best = row.idxmax() if row.notna().any() else None
+        table.add_row(cls, *[f"[green]{_f(v)}[/]" if k == best else _f(v) for k, v in row.items()])
+    return table
+
+
+@command("compare")
+def compare_cmd(
+    checkpoints: list[Path] = typer.Argument(..., help="Checkpoints to compare, e.g. out/*.pt."),
+    data: Path = typer.Option(
+        None, "--data", "-d", help="Dataset folder; default: the one each checkpoint records."
+    ),
+    split: str = typer.Option("test", "--split", help=f"Split to compare on: {', '.join(SPLITS)}."),
+    layout: str = typer.Option(None, "--layout", help=f"Force a dataset layout: {', '.join(LAYOUTS)}."),
+    baseline: str = typer.Option(
+        None, "--baseline", help="Run to compare against (default: the aug=none run)."
+    ),
+    bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for CIs and p-values."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap draws."),
+    samples: int = typer.Option(6, "--samples", help="Test images in samples.png (0: none)."),
+    batch_size: int = typer.Option(4, "--batch-size", "-b", help="Images per forward pass."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    out: Path = typer.Option(
+        Path("out"), "--out", "-o", help="Output folder; the report goes to OUT/compare/."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+) -> None:
+    """Rank runs by mIoU with CIs, test each against a baseline (paired bootstrap), write a report."""
+    dev = resolve_device(device)
+    reporter = Reporter(quiet=quiet or as_json)
+    with reporter.session():
+        runs = gather(
+            checkpoints,
+            split=split,
+            data=data,
+            out=out,
+            layout=layout,
+            batch_size=batch_size,
+            device=str(dev),
+            bootstrap=bootstrap,
+            seed=seed,
+            track=reporter.track,
+        )
+    comparison = compare(runs, baseline, bootstrap, seed)
+    written = write_report(comparison, out, samples, dev)
+    if as_json:
+        print_json(comparison.to_json())
+        return
+    reused = sum(r.cached for r in runs)
+    console.print(ranking_table(comparison))
+    for r in comparison.results.itertuples():
+        if r.run != comparison.baseline.name:
+            console.print(f"[bold]{r.run}[/]: {r.verdict}", highlight=False)
+    for run, s in comparison.shifts.items():
+        helps = ", ".join(f"{k} {v:+.3f}" for k, v in s["helps"]) or "—"
+        hurts = ", ".join(f"{k} {v:+.3f}" for k, v in s["hurts"]) or "—"
+        console.print(f"{run}: helps {helps}; hurts {hurts}", highlight=False)
+    console.print(class_table(comparison))
+    console.print(
+        f"{len(runs)} runs ({reused} evaluation(s) reused from {out}/eval); report: {written[-1]}",
+        highlight=False,
+    )

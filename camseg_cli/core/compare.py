@@ -1,0 +1,251 @@
+"""Compare runs on one split: gather (cached) evaluations, rank, paired bootstrap against a baseline.
+
+The paired bootstrap draws the same test images for both runs in every resample, so image-to-image
+difficulty cancels out and only the runs' difference varies: the interval of the difference in mIoU
+is much narrower than the two runs' own intervals would suggest.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from camseg_cli.core.bootstrap import bootstrap_indices, percentile_ci, resampled_scores
+from camseg_cli.core.errors import CamsegError
+from camseg_cli.core.eval_result import EvalResult, cached_result
+from camseg_cli.core.evaluate import evaluate_checkpoint, write_reports
+from camseg_cli.core.model import load_checkpoint, run_name
+
+Track = Callable[[Iterable, str], Iterable]
+
+
+@dataclass
+class Run:
+    """One checkpoint's metadata and its evaluation on the compared split."""
+
+    path: Path
+    name: str
+    arch: str
+    aug: str
+    epochs: int
+    train_seconds: float
+    history: list[dict[str, Any]]
+    result: EvalResult
+    cached: bool
+
+
+@dataclass(frozen=True)
+class Paired:
+    """Run minus baseline, on the same images: observed difference, 95% CI, two-sided p-value."""
+
+    delta: float
+    ci: tuple[float, float]
+    p_value: float
+
+    @property
+    def within_noise(self) -> bool:
+        return math.isnan(self.ci[0]) or self.ci[0] <= 0.0 <= self.ci[1]
+
+
+def _metadata(path: Path) -> dict[str, Any]:
+    ckpt = load_checkpoint(path)
+    return {
+        "name": run_name(ckpt),
+        "arch": ckpt["arch"],
+        "aug": str(ckpt.get("aug", "?")),
+        "epochs": int(ckpt.get("epoch", len(ckpt.get("history", [])))),
+        "train_seconds": float(ckpt.get("train_seconds", math.nan)),
+        "history": list(ckpt.get("history", [])),
+        "classes": ckpt["classes_map"],
+    }
+
+
+def gather(
+    paths: Sequence[Path | str],
+    split: str = "test",
+    data: Path | str | None = None,
+    out: Path | str = "out",
+    **eval_kwargs: Any,
+) -> list[Run]:
+    """Evaluate each checkpoint (or reuse its cached evaluation) on the same split and images."""
+    if len(paths) < 1:
+        raise CamsegError("compare needs at least one checkpoint")
+    metas = [(Path(p), _metadata(Path(p))) for p in paths]
+    first_path, first = metas[0]
+    seen: dict[str, Path] = {}
+    for path, meta in metas:
+        if meta["classes"] != first["classes"]:
+            raise CamsegError(
+                f"{path}: its class map ({meta['classes'].num_classes} classes) differs from {first_path}'s "
+                f"({first['classes'].num_classes}) — compare only runs trained on the same classes"
+            )
+        name, k = meta["name"], 2
+        while meta["name"] in seen:  # two checkpoints of one run name: number the later ones
+            meta["name"], k = f"{name}-{k}", k + 1
+        seen[meta["name"]] = path
+    runs = []
+    for path, meta in metas:
+        result = cached_result(path, meta["name"], split, out, data)
+        cached = result is not None
+        if result is None:
+            result = evaluate_checkpoint(path, data=data, split=split, **eval_kwargs)
+            result.run = meta["name"]
+            write_reports(result, out)
+        meta.pop("classes")
+        runs.append(Run(path=path, result=result, cached=cached, **meta))
+    names = runs[0].result.image_names
+    for r in runs[1:]:
+        if r.result.image_names != names:
+            raise CamsegError(
+                f"{r.path}: evaluated on other images than {runs[0].path} ({len(r.result.image_names)} vs "
+                f"{len(names)}) — pass the same --data to compare them"
+            )
+    return runs
+
+
+def paired_bootstrap(base: EvalResult, other: EvalResult, reps: int = 1000, seed: int = 0) -> Paired:
+    """Difference other - base in mIoU with a paired percentile bootstrap over the same images."""
+    ignore = base.classes.ignore_index
+    delta = other.scores.miou - base.scores.miou
+    if reps <= 0 or base.num_images == 0:
+        return Paired(delta, (math.nan, math.nan), math.nan)
+    idx = bootstrap_indices(base.num_images, reps, seed)
+    d = (
+        resampled_scores(other.per_image, idx, ignore)["miou"]
+        - resampled_scores(base.per_image, idx, ignore)["miou"]
+    )
+    d = d[~np.isnan(d)]
+    # two-sided bootstrap p-value: how often the resampled difference lands on the far side of 0
+    # (+1 in numerator and denominator, so a finite number of resamples never claims p = 0)
+    below = (1 + np.count_nonzero(d <= 0)) / (len(d) + 1)
+    above = (1 + np.count_nonzero(d >= 0)) / (len(d) + 1)
+    return Paired(float(delta), percentile_ci(d), float(min(1.0, 2 * min(below, above))))
+
+
+def pick_baseline(runs: Sequence[Run], baseline: str | None) -> Run:
+    """--baseline by run name; else the run trained with --aug none; else the first run."""
+    if baseline is not None:
+        for r in runs:
+            if baseline in (r.name, r.path.stem, str(r.path)):
+                return r
+        raise CamsegError(f"--baseline {baseline!r} is none of the runs: {', '.join(r.name for r in runs)}")
+    return next((r for r in runs if r.aug == "none"), runs[0])
+
+
+def verdict(run: Run, base: Run, p: Paired) -> str:
+    """One sentence a person can act on."""
+    if run is base:
+        return "baseline"
+    points = 100 * p.delta
+    ci = f"95% CI {100 * p.ci[0]:+.1f} to {100 * p.ci[1]:+.1f} points, p={p.p_value:.3f}"
+    if p.within_noise:
+        return f"within noise: {points:+.1f} mIoU points vs {base.name}, but the {ci} includes 0"
+    word = "better" if p.delta > 0 else "worse"
+    return f"{word} than {base.name} by {abs(points):.1f} mIoU points ({ci})"
+
+
+def results_frame(runs: Sequence[Run], base: Run, paired: dict[str, Paired]) -> pd.DataFrame:
+    """One row per run, best mIoU first."""
+    rows = []
+    for r in runs:
+        s, p = r.result.scores, paired[r.name]
+        ci = r.result.ci.get("miou", (math.nan, math.nan))
+        rows.append(
+            {
+                "run": r.name,
+                "arch": r.arch,
+                "aug": r.aug,
+                "epochs": r.epochs,
+                "miou": s.miou,
+                "miou_lo": ci[0],
+                "miou_hi": ci[1],
+                "pixel_acc": s.pixel_acc,
+                "mean_acc": s.mean_acc,
+                "fwiou": s.fwiou,
+                "train_seconds": r.train_seconds,
+                "delta_vs_baseline": p.delta,
+                "delta_lo": p.ci[0],
+                "delta_hi": p.ci[1],
+                "p_value": p.p_value,
+                "verdict": verdict(r, base, p),
+                "checkpoint": str(r.path),
+                "cached": r.cached,
+            }
+        )
+    return pd.DataFrame(rows).sort_values("miou", ascending=False, na_position="last").reset_index(drop=True)
+
+
+def per_class_frame(runs: Sequence[Run]) -> pd.DataFrame:
+    """Classes as rows (void left out), runs as columns, IoU in each cell (NaN: class absent)."""
+    table = {r.name: {row["class"]: row["iou"] for row in r.result.per_class()} for r in runs}
+    frame = pd.DataFrame(table)
+    frame.index.name = "class"
+    return frame
+
+
+def class_shifts(per_class: pd.DataFrame, base: str, top: int = 3) -> dict[str, dict[str, list]]:
+    """For each run: the classes whose IoU rose and fell most against the baseline."""
+    shifts = {}
+    for run in per_class.columns:
+        if run == base:
+            continue
+        d = (per_class[run] - per_class[base]).dropna().sort_values()
+        shifts[run] = {
+            "helps": [(c, float(v)) for c, v in d[::-1].items() if v > 0][:top],
+            "hurts": [(c, float(v)) for c, v in d.items() if v < 0][:top],
+        }
+    return shifts
+
+
+@dataclass
+class Comparison:
+    split: str
+    runs: list[Run]
+    baseline: Run
+    paired: dict[str, Paired]
+    results: pd.DataFrame
+    per_class: pd.DataFrame
+    shifts: dict[str, dict[str, list]]
+
+    def to_json(self) -> dict[str, Any]:
+        rows = []
+        for row in self.results.itertuples():
+            rows.append(
+                {
+                    "run": row.run,
+                    "arch": row.arch,
+                    "aug": row.aug,
+                    "epochs": int(row.epochs),
+                    "miou": row.miou,
+                    "miou_ci": [row.miou_lo, row.miou_hi],
+                    "pixel_acc": row.pixel_acc,
+                    "mean_acc": row.mean_acc,
+                    "delta_vs_baseline": row.delta_vs_baseline,
+                    "delta_ci": [row.delta_lo, row.delta_hi],
+                    "p_value": row.p_value,
+                    "verdict": row.verdict,
+                }
+            )
+        return {"split": self.split, "baseline": self.baseline.name, "runs": rows}
+
+
+def compare(runs: list[Run], baseline: str | None = None, reps: int = 1000, seed: int = 0) -> Comparison:
+    """Rank the runs and test each against the baseline on the same images."""
+    base = pick_baseline(runs, baseline)
+    paired = {r.name: paired_bootstrap(base.result, r.result, reps, seed) for r in runs}
+    per_class = per_class_frame(runs)
+    return Comparison(
+        split=runs[0].result.split,
+        runs=runs,
+        baseline=base,
+        paired=paired,
+        results=results_frame(runs, base, paired),
+        per_class=per_class,
+        shifts=class_shifts(per_class, base.name),
+    )

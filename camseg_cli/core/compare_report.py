@@ -1,0 +1,222 @@
+"""Pictures and the Markdown report of a comparison: mIoU bars, per-class heatmap, curves, samples."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from camseg_cli.core.compare import Comparison
+from camseg_cli.core.data import open_dataset, read_sample
+from camseg_cli.core.files import save_figure, write_csv, write_text
+from camseg_cli.core.inference import predict_batch, preprocess
+from camseg_cli.core.model import load_checkpoint, model_from_checkpoint
+from camseg_cli.core.predict import colorize
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_miou(c: Comparison) -> Any:
+    """Horizontal bars of mIoU, best on top, with 95% CI whiskers; the baseline's bar hatched."""
+    plt = _plt()
+    r = c.results.iloc[::-1]
+    fig, ax = plt.subplots(figsize=(7, 0.5 * len(r) + 1.5))
+    lo = (r["miou"] - r["miou_lo"]).clip(lower=0).fillna(0)
+    hi = (r["miou_hi"] - r["miou"]).clip(lower=0).fillna(0)
+    colors = ["#4c72b0" if run != c.baseline.name else "#999999" for run in r["run"]]
+    labels = [f"{run}\n({aug})" for run, aug in zip(r["run"], r["aug"])]
+    ax.barh(labels, r["miou"], xerr=[lo, hi], color=colors, capsize=4, error_kw={"elinewidth": 1.2})
+    top = r["miou_hi"].fillna(r["miou"])
+    xmax = min(1.0, float(np.nanmax(top)) * 1.25 + 0.02)
+    for y, (m, end) in enumerate(zip(r["miou"], top)):
+        ax.text(end + 0.01 * xmax, y, f"{m:.3f}", va="center", fontsize=8, clip_on=True)
+    ax.set_xlabel(f"mIoU on {c.split} (bars: point estimate; whiskers: 95% bootstrap CI)")
+    ax.set_xlim(0, xmax)
+    ax.set_title(f"Runs ranked by mIoU — grey: baseline {c.baseline.name}")
+    fig.tight_layout()
+    return fig
+
+
+def plot_per_class(c: Comparison) -> Any:
+    """Heatmap: classes x runs, IoU annotated; blank where a class is absent."""
+    plt = _plt()
+    frame = c.per_class.dropna(how="all")
+    data = frame.to_numpy(dtype=float)
+    fig, ax = plt.subplots(figsize=(1.3 * frame.shape[1] + 3, 0.32 * frame.shape[0] + 1.5))
+    im = ax.imshow(np.ma.masked_invalid(data), cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(frame.shape[1]), frame.columns, rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(frame.shape[0]), frame.index, fontsize=8)
+    for i in range(data.shape[0]):
+        best = np.nanargmax(data[i]) if not np.isnan(data[i]).all() else -1
+        for j in range(data.shape[1]):
+            if not math.isnan(data[i, j]):
+                color = "black" if data[i, j] > 0.6 else "white"
+                weight = "bold" if j == best else "normal"
+                ax.text(
+                    j,
+                    i,
+                    f"{data[i, j]:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color=color,
+                    weight=weight,
+                )
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="IoU (bold: best run for the class)")
+    ax.set_title(f"Per-class IoU on {c.split}")
+    fig.tight_layout()
+    return fig
+
+
+def plot_curves(c: Comparison) -> Any:
+    """Validation mIoU per epoch of every run, from the checkpoints' histories."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for r in c.runs:
+        epochs = [row.get("epoch", i + 1) for i, row in enumerate(r.history)]
+        miou = [row.get("val_miou", math.nan) for row in r.history]
+        if epochs:
+            ax.plot(epochs, miou, marker="o", markersize=3, label=f"{r.name} ({r.aug})")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation mIoU")
+    ax.set_title("Validation mIoU per epoch")
+    ax.grid(alpha=0.3)
+    if ax.lines:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def sample_predictions(c: Comparison, count: int, device: torch.device) -> tuple[list, dict[str, list]]:
+    """The first `count` images of the split (evenly spaced), their labels, and each run's prediction."""
+    result = c.baseline.result
+    info = open_dataset(result.data)
+    refs = info.samples(c.split)
+    picks = np.unique(np.linspace(0, len(refs) - 1, num=min(count, len(refs))).round().astype(int))
+    samples = [(refs[i].name, *read_sample(refs[i], info.classes)) for i in picks]
+    preds: dict[str, list] = {}
+    for r in c.runs:
+        ckpt = load_checkpoint(r.path)
+        model = model_from_checkpoint(ckpt, device)
+        batch = torch.stack(
+            [preprocess(img, ckpt["image_size"], ckpt["normalization"]) for _, img, _ in samples]
+        )
+        out = predict_batch(model, batch.to(device), [m.shape for _, _, m in samples])
+        preds[r.name] = [p.cpu().numpy() for p in out]
+        del model
+    return samples, preds
+
+
+def plot_samples(c: Comparison, samples: list, preds: dict[str, list]) -> Any:
+    """Rows: images; columns: image, ground truth, each run's prediction — same class colours."""
+    plt = _plt()
+    classes = c.baseline.result.classes
+    cols = 2 + len(preds)
+    fig, axes = plt.subplots(
+        len(samples), cols, figsize=(2.4 * cols, 1.9 * len(samples) + 0.4), squeeze=False
+    )
+    for i, (name, image, mask) in enumerate(samples):
+        panels = [(image, name), (colorize(mask, classes), "ground truth")]
+        panels += [(colorize(p[i], classes), run) for run, p in preds.items()]
+        for j, (panel, title) in enumerate(panels):
+            ax = axes[i][j]
+            ax.imshow(panel)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0 or j == 0:
+                ax.set_title(title, fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _fmt(x: float, digits: int = 3) -> str:
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+RANK_COLUMNS = (
+    "rank", "run", "arch", "aug", "epochs", "mIoU", "95% CI", "pixel acc", "mean acc",
+    "Δ vs baseline", "Δ 95% CI", "p", "train s",
+)  # fmt: skip
+
+
+def _row(cells: Any) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def markdown(c: Comparison, pictures: list[str]) -> str:
+    """report.md: ranking, paired tests, class shifts, per-class table, pictures."""
+    lines = [f"# camseg compare — {c.split} split", ""]
+    n = c.baseline.result.num_images
+    lines += [
+        f"{len(c.runs)} runs evaluated on the same {n} images of `{c.baseline.result.data}`. "
+        f"Baseline: **{c.baseline.name}** (aug `{c.baseline.aug}`). Differences come from a paired "
+        "bootstrap over the same images (95% percentile CI, two-sided p-value).",
+        "",
+        _row(RANK_COLUMNS),
+        "|---:|---|---|---|---:|---:|---|---:|---:|---:|---|---:|---:|",
+    ]
+    for i, r in enumerate(c.results.itertuples(), start=1):
+        cells = [
+            i,
+            f"**{r.run}**" if i == 1 else r.run,
+            r.arch,
+            r.aug,
+            r.epochs,
+            _fmt(r.miou),
+            f"{_fmt(r.miou_lo)}–{_fmt(r.miou_hi)}",
+            _fmt(r.pixel_acc),
+            _fmt(r.mean_acc),
+            _fmt(r.delta_vs_baseline, 4),
+            f"{_fmt(r.delta_lo, 4)} to {_fmt(r.delta_hi, 4)}",
+            _fmt(r.p_value),
+            _fmt(r.train_seconds, 0),
+        ]
+        lines.append(_row(cells))
+    lines += ["", "## Verdicts", ""]
+    lines += [f"- **{r.run}**: {r.verdict}" for r in c.results.itertuples() if r.run != c.baseline.name]
+    if c.shifts:
+        lines += ["", "## Where augmentation helps or hurts (IoU vs baseline)", ""]
+        for run, s in c.shifts.items():
+            helps = ", ".join(f"{k} {v:+.3f}" for k, v in s["helps"]) or "—"
+            hurts = ", ".join(f"{k} {v:+.3f}" for k, v in s["hurts"]) or "—"
+            lines.append(f"- **{run}** helps: {helps}; hurts: {hurts}")
+    lines += ["", "## Per-class IoU (bold: best run for the class)", ""]
+    frame = c.per_class.dropna(how="all")
+    lines.append(_row(["class", *frame.columns]))
+    lines.append("|---|" + "---:|" * len(frame.columns))
+    for cls, row in frame.iterrows():
+        best = row.idxmax() if row.notna().any() else None
+        cells = [f"**{_fmt(v)}**" if k == best else _fmt(v) for k, v in row.items()]
+        lines.append(_row([cls, *cells]))
+    lines += [""] + [f"![{p}]({p})" for p in pictures] + [""]
+    return "\n".join(lines)
+
+
+def write_report(
+    c: Comparison, out: Path | str, samples: int = 6, device: torch.device | None = None
+) -> list[Path]:
+    """Everything under out/compare/: report.md, results.csv, per_class.csv and the pictures."""
+    dest = Path(out) / "compare"
+    written = [
+        write_csv(dest / "results.csv", c.results),
+        write_csv(dest / "per_class.csv", c.per_class.reset_index()),
+        save_figure(dest / "mIoU.png", plot_miou(c)),
+        save_figure(dest / "per_class.png", plot_per_class(c)),
+        save_figure(dest / "curves.png", plot_curves(c)),
+    ]
+    if samples > 0:
+        imgs, preds = sample_predictions(c, samples, device or torch.device("cpu"))
+        written.append(save_figure(dest / "samples.png", plot_samples(c, imgs, preds)))
+    pictures = [p.name for p in written if p.suffix == ".png"]
+    written.append(write_text(dest / "report.md", markdown(c, pictures)))
+    return written

@@ -1,0 +1,234 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from camseg_cli.cli import app
+from camseg_cli.core.classes import ClassMap, preset
+from camseg_cli.core.compare import paired_bootstrap
+from camseg_cli.core.eval_result import EvalResult
+from camseg_cli.core.model import build_model, make_checkpoint, save_checkpoint
+from camseg_cli.core.synthetic import write_dataset
+
+runner = CliRunner()
+
+
+def _result(per_image: np.ndarray, classes: ClassMap) -> EvalResult:
+    return EvalResult(
+        checkpoint="x.pt",
+        run="x",
+        split="test",
+        data="d",
+        classes=classes,
+        image_names=[f"im{i}" for i in range(len(per_image))],
+        per_image=per_image,
+        ignored=np.zeros(len(per_image), dtype=np.int64),
+    )
+
+
+def _per_image(rng: np.random.Generator, images: int, n: int, correct: float) -> np.ndarray:
+    """Per-image confusion matrices where about `correct` of each class's pixels are right."""
+    mats = np.zeros((images, n, n), dtype=np.int64)
+    for i in range(images):
+        gt = rng.integers(50, 500, size=n)
+        right = rng.binomial(gt, correct)
+        mats[i][np.arange(n), np.arange(n)] = right
+        wrong_to = (np.arange(n) + 1) % n
+        mats[i][np.arange(n), wrong_to] = gt - right
+    return mats
+
+
+def _miou(mat: np.ndarray, skip: int) -> float:
+    """Independent mIoU: plain numpy, classes with no pixels at all left out, `skip` (void) left out."""
+    vals = []
+    for c in range(mat.shape[0]):
+        if c == skip:
+            continue
+        tp, fn, fp = mat[c, c], mat[c].sum() - mat[c, c], mat[:, c].sum() - mat[c, c]
+        if tp + fn + fp:
+            vals.append(tp / (tp + fn + fp))
+    return float(np.mean(vals))
+
+
+def test_paired_bootstrap_of_a_run_with_itself_is_zero_and_not_significant():
+    classes = preset("camvid11")
+    mats = _per_image(np.random.default_rng(0), 20, classes.num_classes, 0.7)
+    p = paired_bootstrap(_result(mats, classes), _result(mats.copy(), classes), reps=500, seed=1)
+    assert p.delta == 0 and p.ci[0] <= 0 <= p.ci[1] and p.p_value == 1.0 and p.within_noise
+
+
+def test_paired_bootstrap_separates_a_clearly_better_run():
+    classes = preset("camvid11")
+    rng = np.random.default_rng(0)
+    good, bad = _per_image(rng, 20, 12, 0.9), _per_image(rng, 20, 12, 0.5)
+    p = paired_bootstrap(_result(bad, classes), _result(good, classes), reps=500, seed=1)
+    expected = _miou(good.sum(0), 11) - _miou(bad.sum(0), 11)
+    assert p.delta == pytest.approx(expected)
+    assert 0 < p.ci[0] <= expected <= p.ci[1]
+    assert p.p_value < 0.01 and not p.within_noise
+    reverse = paired_bootstrap(_result(good, classes), _result(bad, classes), reps=500, seed=1)
+    assert reverse.delta == pytest.approx(-expected) and reverse.ci[1] < 0
+
+
+def test_paired_ci_is_narrower_than_unpaired_when_images_vary_in_difficulty():
+    classes = preset("camvid11")
+    rng = np.random.default_rng(3)
+    difficulty = rng.uniform(0.3, 0.95, size=30)
+    base = np.stack([_per_image(rng, 1, 12, d)[0] for d in difficulty])
+    other = np.stack([_per_image(rng, 1, 12, min(d + 0.03, 1))[0] for d in difficulty])
+    paired = paired_bootstrap(_result(base, classes), _result(other, classes), reps=400, seed=0)
+    unpaired = paired_bootstrap(_result(base, classes), _result(other[rng.permutation(30)], classes), 400, 0)
+    assert paired.ci[1] - paired.ci[0] < 0.5 * (unpaired.ci[1] - unpaired.ci[0])
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """A synthetic dataset and two checkpoints: a baseline (aug none) and another run."""
+    root = tmp_path_factory.mktemp("cmp")
+    data = write_dataset(root / "data", "rgb", images=10, size=(48, 64), seed=5)
+    classes = preset("camvid32")
+    paths = []
+    for i, aug in enumerate(("none", "flip")):
+        torch.manual_seed(i)
+        model = build_model("mobilenet_v3_large", classes.num_classes, "none")
+        history = [{"epoch": e, "val_miou": 0.1 * e + 0.05 * i} for e in (1, 2, 3)]
+        ckpt = make_checkpoint(
+            model,
+            arch="mobilenet_v3_large",
+            classes=classes,
+            image_size=(48, 64),
+            aug=aug,
+            run=f"m-{aug}",
+            data=str(data),
+            layout="rgb",
+            epoch=3,
+            history=history,
+            train_seconds=12.5,
+        )
+        paths.append(save_checkpoint(root / f"m-{aug}.pt", ckpt))
+    return root, data, paths
+
+
+def test_compare_writes_report_and_json(two_runs):
+    root, data, paths = two_runs
+    out = root / "out1"
+    args = [
+        "compare",
+        *map(str, paths),
+        "--out",
+        str(out),
+        "--bootstrap",
+        "200",
+        "--samples",
+        "2",
+        "--device",
+        "cpu",
+    ]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["split"] == "test" and doc["baseline"] == "m-none"
+    runs = {r["run"]: r for r in doc["runs"]}
+    assert set(runs) == {"m-none", "m-flip"}
+    assert runs["m-none"]["delta_vs_baseline"] == 0
+    flip = runs["m-flip"]
+    assert flip["delta_ci"][0] <= flip["delta_vs_baseline"] <= flip["delta_ci"][1]
+    assert 0 <= flip["p_value"] <= 1
+    for name in (
+        "report.md",
+        "results.csv",
+        "per_class.csv",
+        "mIoU.png",
+        "per_class.png",
+        "curves.png",
+        "samples.png",
+    ):
+        assert (out / "compare" / name).stat().st_size > 100, name
+    report = (out / "compare" / "report.md").read_text()
+    assert "m-flip" in report and "![mIoU.png](mIoU.png)" in report
+    per_class = pd.read_csv(out / "compare" / "per_class.csv")
+    assert list(per_class.columns) == ["class", "m-none", "m-flip"] and "Void" not in set(per_class["class"])
+    # the numbers in the report are the ones evaluate wrote for the same run
+    ev = json.loads((out / "eval" / "m-flip-test.json").read_text())
+    assert flip["miou"] == pytest.approx(ev["miou"])
+
+
+def test_compare_reuses_cached_evaluations_and_invalidates_changed_checkpoints(two_runs, monkeypatch):
+    root, data, paths = two_runs
+    out = root / "out2"
+    args = [
+        "compare",
+        *map(str, paths),
+        "--out",
+        str(out),
+        "--bootstrap",
+        "50",
+        "--samples",
+        "0",
+        "--device",
+        "cpu",
+    ]
+    assert runner.invoke(app, args).exit_code == 0
+    calls = []
+    import camseg_cli.core.compare as cmp
+
+    real = cmp.evaluate_checkpoint
+
+    def counting(path, **kw):
+        calls.append(Path(path).name)
+        return real(path, **kw)
+
+    monkeypatch.setattr(cmp, "evaluate_checkpoint", counting)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert calls == [] and "2 evaluation(s) reused" in result.output
+    # retrain one run: same name, new weights -> only that one is evaluated again
+    ckpt = torch.load(paths[1], weights_only=True)
+    ckpt["model"] = {k: v + 0.01 if v.is_floating_point() else v for k, v in ckpt["model"].items()}
+    save_checkpoint(paths[1], ckpt)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert calls == [paths[1].name] and "1 evaluation(s) reused" in result.output
+
+
+def test_compare_with_itself_is_within_noise(two_runs):
+    root, data, paths = two_runs
+    result = runner.invoke(
+        app,
+        [
+            "compare",
+            str(paths[0]),
+            str(paths[0]),
+            "--out",
+            str(root / "out3"),
+            "--bootstrap",
+            "100",
+            "--samples",
+            "0",
+            "--device",
+            "cpu",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    runs = json.loads(result.stdout)["runs"]
+    assert len(runs) == 2
+    for r in runs:
+        assert r["delta_vs_baseline"] == 0 and r["delta_ci"][0] <= 0 <= r["delta_ci"][1]
+
+
+def test_compare_refuses_mismatched_class_maps(two_runs, tmp_path):
+    root, data, paths = two_runs
+    classes = preset("camvid11")
+    model = build_model("mobilenet_v3_large", classes.num_classes, "none")
+    other = save_checkpoint(
+        tmp_path / "c11.pt",
+        make_checkpoint(model, arch="mobilenet_v3_large", classes=classes, image_size=(48, 64)),
+    )
+    result = runner.invoke(app, ["compare", str(paths[0]), str(other), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    assert "class map" in result.output and str(other) in result.output and "Traceback" not in result.output
