@@ -25,6 +25,7 @@ def atomic_path(dest: Path | str) -> Iterator[Path]:
         raise CamsegError(f"{dest.parent}: cannot write here ({e.strerror or e})") from None
     os.close(fd)
     tmp_path = Path(tmp)
+    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; published files get the usual mode
     try:
         yield tmp_path
         with open(tmp_path, "rb+") as f:  # make the bytes durable before the rename publishes them
@@ -33,6 +34,12 @@ def atomic_path(dest: Path | str) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_with(dest: Path | str, writer: Callable[[Path], Any]) -> Path:
