@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -193,6 +194,18 @@ def test_compare_reuses_cached_evaluations_and_invalidates_changed_checkpoints(t
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert calls == [paths[1].name] and "1 evaluation(s) reused" in result.output
+    # touching a checkpoint changes its time, not its content: still reused
+    calls.clear()
+    os.utime(paths[0])
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0 and calls == [], result.output
+    # a changed test image invalidates every run's cached evaluation
+    image = sorted((data / "test").iterdir())[0]
+    image.write_bytes(image.read_bytes())
+    os.utime(image, ns=(1, 1))
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert sorted(calls) == sorted(p.name for p in paths) and "0 evaluation(s) reused" in result.output
 
 
 def test_compare_with_itself_is_within_noise(two_runs):

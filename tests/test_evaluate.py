@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
+import shutil
 
 import numpy as np
 import pytest
@@ -122,9 +122,13 @@ def test_result_scores_and_cache_round_trip(run, tmp_path):
     assert cached.image_names == result.image_names and cached.ci == result.ci
     assert cached_result(run["ckpt"], "tiny", "test", tmp_path) is not None
     assert cached_result(run["ckpt"], "tiny", "val", tmp_path) is None
-    st = os.stat(run["ckpt"])
-    os.utime(run["ckpt"], ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # the checkpoint changed: stale
-    assert cached_result(run["ckpt"], "tiny", "test", tmp_path) is None
+    # keyed by content: an identical copy (new path, new mtime) hits, a changed byte misses
+    copy = tmp_path / "copy.pt"
+    shutil.copyfile(run["ckpt"], copy)
+    assert cached_result(copy, "tiny", "test", tmp_path) is not None
+    with open(copy, "ab") as f:
+        f.write(b"\0")
+    assert cached_result(copy, "tiny", "test", tmp_path) is None
 
 
 def test_explicit_data_and_missing_recorded_data(run, tmp_path):

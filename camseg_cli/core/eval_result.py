@@ -7,8 +7,10 @@ file changed since, so nothing is evaluated twice.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -18,11 +20,12 @@ import numpy as np
 import torch
 
 from camseg_cli.core.classes import ClassMap
+from camseg_cli.core.data import SampleRef, open_dataset
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.files import to_json, write_with
 from camseg_cli.core.metrics import Scores, scores_from_matrix
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: keyed by checkpoint sha256 + data fingerprint
 
 
 @dataclass
@@ -104,11 +107,28 @@ class EvalResult:
         }
 
 
-def stamp(path: Path | str) -> dict[str, Any]:
-    """What identifies a checkpoint file's content cheaply: resolved path, size, modification time."""
-    p = Path(path).resolve()
-    st = p.stat()
-    return {"path": str(p), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+def file_sha256(path: Path | str) -> str:
+    """Content hash of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def data_fingerprint(refs: Sequence[SampleRef]) -> str:
+    """Names, sizes and modification times of a split's images and masks: changes when the data does."""
+    h = hashlib.sha256()
+    for ref in refs:
+        for p in (ref.image, ref.mask):
+            st = p.stat()
+            h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+    return h.hexdigest()
+
+
+def stamp(path: Path | str, refs: Sequence[SampleRef] = ()) -> dict[str, Any]:
+    """What a cached evaluation is keyed by: the checkpoint's content hash and the split's files."""
+    return {"sha256": file_sha256(path), "data": data_fingerprint(refs)}
 
 
 # ------------------------------------------------------------------------------------------ cache
@@ -190,8 +210,12 @@ def cached_result(
         result = load_cache(path)
     except CamsegError:
         return None
-    if result.stamp != stamp(ckpt_path):
-        return None
     if data is not None and Path(data).resolve() != Path(result.data).resolve():
+        return None
+    try:  # a retrained checkpoint or changed data means a new evaluation
+        refs = open_dataset(result.data).samples(split)
+        if result.stamp != stamp(ckpt_path, refs):
+            return None
+    except (CamsegError, OSError):
         return None
     return result

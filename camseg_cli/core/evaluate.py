@@ -128,7 +128,7 @@ def evaluate_checkpoint(
         bootstrap=bootstrap,
         seed=seed,
         seconds=seconds,
-        stamp=stamp(ckpt_path),
+        stamp=stamp(ckpt_path, refs),
     )
 
 
