@@ -9,9 +9,10 @@ import typer
 from rich.table import Table
 
 from camseg_cli.app import command, console, print_json
+from camseg_cli.core import splits as core_splits
 from camseg_cli.core import stats as core_stats
 from camseg_cli.core.class_weights import class_weights
-from camseg_cli.core.data import LAYOUTS, open_dataset
+from camseg_cli.core.data import READ_LAYOUTS, DatasetInfo, open_dataset
 from camseg_cli.core.files import save_figure, write_csv
 from camseg_cli.progress import Reporter
 
@@ -66,39 +67,91 @@ def _weights_table(frame: pd.DataFrame) -> Table:
     return table
 
 
+def _leakage_table(report: dict) -> Table:
+    t = report["threshold"]
+    table = Table(title=f"near-duplicates of train images (perceptual hash distance <= {t} of 64 bits)")
+    for col in ("split", "images", "near-duplicates", "%", "median distance", "sequences shared with train"):
+        table.add_column(col, justify="left" if col in ("split", "sequences shared with train") else "right")
+    for split, s in report["splits"].items():
+        shared = ", ".join(s["sequences_shared_with_train"]) or "none"
+        pct = f"{100 * s['fraction']:.1f}"
+        table.add_row(
+            split, str(s["images"]), str(s["near_duplicates"]), pct, f"{s['median_distance']:g}", shared
+        )
+    return table
+
+
+def _sequences_line(info: DatasetInfo) -> str:
+    parts = []
+    for split, seqs in core_splits.sequences_by_split(info).items():
+        if len(seqs) > 8:
+            parts.append(f"{split}: {len(seqs)} sequences")
+        else:
+            parts.append(f"{split}: " + ", ".join(f"{q} ({n})" for q, n in sorted(seqs.items())))
+    return "sequences — " + "; ".join(parts)
+
+
 @command("stats")
 def stats_cmd(
     data: Path = typer.Option(..., "--data", "-d", help="Dataset folder (see `camseg synth` for one)."),
-    layout: str = typer.Option(None, "--layout", help=f"Force a layout: {', '.join(LAYOUTS)}."),
+    layout: str = typer.Option(None, "--layout", help=f"Force a layout: {', '.join(READ_LAYOUTS)}."),
     out: Path = typer.Option(Path("out"), "--out", help="Output folder; reports go to OUT/stats/."),
     dark_threshold: float = typer.Option(
         core_stats.DEFAULT_DARK_THRESHOLD,
         "--dark-threshold",
         help="Mean luminance (0-255) below which an image is dark.",
     ),
+    split_by: str = typer.Option(
+        "dataset", "--split-by", help="dataset: its own split; sequence: whole sequences, none in two splits."
+    ),
+    val_sequences: str = typer.Option(None, "--val-sequences", help="With --split-by sequence, e.g. 0006R0."),
+    test_sequences: str = typer.Option(
+        None, "--test-sequences", help="With --split-by sequence, e.g. Seq05VD."
+    ),
+    leakage: bool = typer.Option(
+        False, "--leakage", help="Count val/test images with a near-duplicate in train (perceptual hash)."
+    ),
+    leakage_threshold: int = typer.Option(
+        core_splits.DEFAULT_LEAK_THRESHOLD,
+        "--leakage-threshold",
+        help="Max hash distance (of 64 bits) to count.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object to stdout instead of tables."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Class pixel counts and frequencies per split, class weights, and a dark-image report."""
-    info = open_dataset(data, layout)
+    info = open_dataset(data, layout, split_by, val_sequences, test_sequences)
     reporter = Reporter(quiet=quiet or as_json)
     with reporter.session():
         st = core_stats.dataset_stats(info, dark_threshold=dark_threshold, track=reporter.track)
+        leaks = core_splits.leakage_report(info, leakage_threshold, reporter.track) if leakage else None
     weights, missing = weights_frame(st)
     dest = out / "stats"
     write_csv(dest / "class_counts.csv", st.counts_frame())
     write_csv(dest / "class_weights.csv", weights)
     save_figure(dest / "class_counts.png", core_stats.plot_counts(st))
+    if leaks is not None:
+        write_csv(
+            dest / "leakage.csv",
+            pd.DataFrame(leaks["images"], columns=["split", "image", "nearest", "distance"]),
+        )
     if as_json:
         doc = st.to_json()
         doc["class_weights"] = {
             m: dict(zip(weights["class"], weights[m].astype(float))) for m in ("median", "enet")
         }
         doc["missing_classes"] = missing
+        doc["split_by"] = split_by
+        doc["sequences"] = core_splits.sequences_by_split(info)
+        if leaks is not None:
+            doc["leakage"] = leaks
         print_json(doc)
         return
     console.print(_counts_table(st))
     console.print(_splits_table(st))
+    console.print(_sequences_line(info), highlight=False, soft_wrap=True)
+    if leaks is not None:
+        console.print(_leakage_table(leaks))
     console.print(_weights_table(weights))
     if missing:
         console.print(
@@ -109,4 +162,7 @@ def stats_cmd(
     for split, s in st.splits.items():
         for path, lum in s.dark:
             console.print(f"dark ({split}): {path}  mean luminance {lum:.1f}", highlight=False)
-    console.print(f"wrote {dest}/class_counts.csv, class_weights.csv, class_counts.png", highlight=False)
+    extra = ", leakage.csv" if leaks is not None else ""
+    console.print(
+        f"wrote {dest}/class_counts.csv, class_weights.csv, class_counts.png{extra}", highlight=False
+    )

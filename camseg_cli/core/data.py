@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,10 +11,14 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from camseg_cli.core.classes import ClassMap, preset, read_class_dict, read_codes
+from camseg_cli.core import splits as seqs
+from camseg_cli.core.classes import ClassMap, preset, read_class_dict, read_codes, read_label_colors
 from camseg_cli.core.errors import CamsegError
 
-LAYOUTS = ("rgb", "index", "fastai")
+LAYOUTS = ("rgb", "index", "fastai")  # the layouts camseg also writes (camseg synth)
+# Read only: the original CamVid release (701_StillsRaw_full/, LabeledApproved_full/*_L.png).
+READ_LAYOUTS = (*LAYOUTS, "original")
+STILLS, LABELED = "701_StillsRaw_full", "LabeledApproved_full"
 SPLITS = ("train", "val", "test")
 IMAGE_EXTS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
 UNKNOWN = 255  # lookup-table value of a colour the class map does not know
@@ -150,6 +154,8 @@ def detect_layout(root: Path) -> str:
     root = Path(root)
     if not root.is_dir():
         raise CamsegError(f"{root}: dataset folder not found")
+    if (root / STILLS).is_dir() and (root / LABELED).is_dir():
+        return "original"
     if (root / "images").is_dir() and (root / "labels").is_dir():
         return "fastai"
     if (root / "train_labels").is_dir():
@@ -160,7 +166,8 @@ def detect_layout(root: Path) -> str:
         return "rgb"
     raise CamsegError(
         f"{root}: no known dataset layout — expected train/ + train_labels/ + class_dict.csv (rgb), "
-        "train/ + trainannot/ (index) or images/ + labels/ + codes.txt (fastai)"
+        "train/ + trainannot/ (index), images/ + labels/ + codes.txt (fastai) or "
+        f"{STILLS}/ + {LABELED}/ (original CamVid)"
     )
 
 
@@ -187,28 +194,63 @@ def _folder_splits(root: Path, label_suffix: str, mask_suffix: str, kind: str) -
     return splits
 
 
+def _index_splits(root: Path) -> dict[str, list[SampleRef]]:
+    """train/ + trainannot/ folders; SegNet's train.txt/val.txt/test.txt, where present, decide."""
+    splits = _folder_splits(root, "annot", "", "index")
+    for split, entries in seqs.read_split_lists(root).items():
+        refs = []
+        for image, mask in entries:
+            mask = mask or image.parent.parent / f"{image.parent.name}annot" / image.name
+            for p in (image, mask):
+                if not p.is_file():
+                    raise CamsegError(f"{root / f'{split}.txt'}: lists {p.relative_to(root)}, not found")
+            refs.append(SampleRef(image.stem, image, mask, "index"))
+        splits[split] = refs
+    return {s: splits[s] for s in SPLITS if s in splits}
+
+
+def _named_splits(refs: list[SampleRef], lists: dict[str, tuple[Path, list[str]]], folder: Path):
+    """Splits by the file names each list names; train, unless listed, is every sample not held out."""
+    by_name = {r.name: r for r in refs}
+    splits = {}
+    for split, (path, names) in lists.items():
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            raise CamsegError(f"{path}: lists {unknown[0]!r}, which is not in {folder}")
+        splits[split] = [by_name[n] for n in names]
+    if "train" not in splits:
+        held = {r.name for v in splits.values() for r in v}
+        splits["train"] = [r for r in refs if r.name not in held]
+    return {s: splits[s] for s in SPLITS if s in splits}
+
+
 def _read_list(path: Path) -> list[str]:
     return [Path(ln.strip()).stem for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
 
 
 def _fastai_splits(root: Path) -> dict[str, list[SampleRef]]:
-    refs = {r.name: r for r in _pair(_images(root / "images"), root / "labels", "_P", "index")}
-    listed = {}
-    for split, fname in (("val", "valid.txt"), ("test", "test.txt")):
-        names = _read_list(root / fname) if (root / fname).is_file() else []
-        unknown = [n for n in names if n not in refs]
-        if unknown:
-            raise CamsegError(f"{root / fname}: lists {unknown[0]!r}, which is not in {root / 'images'}")
-        listed[split] = names
-    held_out = set(listed["val"]) | set(listed["test"])
-    return {
-        "train": [r for n, r in refs.items() if n not in held_out],
-        "val": [refs[n] for n in listed["val"]],
-        "test": [refs[n] for n in listed["test"]],
+    refs = _pair(_images(root / "images"), root / "labels", "_P", "index")
+    lists = {}
+    for split, fname in (("val", "valid.txt"), ("test", "test.txt")):  # test.txt is optional
+        lists[split] = (root / fname, _read_list(root / fname) if (root / fname).is_file() else [])
+    return _named_splits(refs, lists, root / "images")
+
+
+def _original_splits(root: Path) -> dict[str, list[SampleRef]]:
+    """The original release has no split: split lists (by file name) where present, else by sequence."""
+    refs = _pair(_images(root / STILLS), root / LABELED, "_L", "rgb")
+    lists = {
+        s: (root / f"{s}.txt", [img.stem for img, _ in e]) for s, e in seqs.read_split_lists(root).items()
     }
+    if lists:
+        return _named_splits(refs, lists, root / STILLS)
+    return seqs.regroup(refs, seqs.plan_sequences(seqs.sequence_counts(refs)))
 
 
 def _classes_for(root: Path, layout: str) -> ClassMap:
+    if layout == "original":
+        colors = root / "label_colors.txt"
+        return read_label_colors(colors) if colors.is_file() else preset("camvid32")
     if layout == "fastai":
         if not (root / "codes.txt").is_file():
             raise CamsegError(f"{root}: fastai layout needs codes.txt (one class name per line)")
@@ -220,25 +262,43 @@ def _classes_for(root: Path, layout: str) -> ClassMap:
     return preset("camvid11")
 
 
-def open_dataset(root: Path | str, layout: str | None = None) -> DatasetInfo:
-    """Read a dataset folder: detect (or check) its layout, its classes and its splits."""
+def open_dataset(
+    root: Path | str,
+    layout: str | None = None,
+    split_by: str | None = None,
+    val_sequences: str | Sequence[str] | None = None,
+    test_sequences: str | Sequence[str] | None = None,
+) -> DatasetInfo:
+    """Read a dataset folder: detect (or check) its layout, its classes and its splits.
+
+    split_by="sequence" rebuilds train/val/test from whole sequences (see core.splits), holding out
+    val_sequences / test_sequences ("0016E5,Seq05VD" or a list; None: the default); None or "dataset"
+    keeps the dataset's own split.
+    """
     root = Path(root)
+    if split_by not in (None, *seqs.SPLIT_BY):
+        raise CamsegError(f"unknown --split-by {split_by!r} — choose one of {', '.join(seqs.SPLIT_BY)}")
+    if split_by != "sequence" and (val_sequences or test_sequences):
+        raise CamsegError("--val-sequences/--test-sequences need --split-by sequence")
     if layout is None:
         layout = detect_layout(root)
-    elif layout not in LAYOUTS:
-        raise CamsegError(f"unknown layout {layout!r} — choose one of {', '.join(LAYOUTS)}")
+    elif layout not in READ_LAYOUTS:
+        raise CamsegError(f"unknown layout {layout!r} — choose one of {', '.join(READ_LAYOUTS)}")
     if not root.is_dir():
         raise CamsegError(f"{root}: dataset folder not found")
     classes = _classes_for(root, layout)
     if layout == "fastai":
         splits = _fastai_splits(root)
+    elif layout == "original":
+        splits = _original_splits(root)
     elif layout == "rgb":
         splits = _folder_splits(root, "_labels", "_L", "rgb")
     else:
-        splits = _folder_splits(root, "annot", "", "index")
+        splits = _index_splits(root)
     if not any(splits.values()):
         raise CamsegError(f"{root}: no images found in any split of the {layout} layout")
-    return DatasetInfo(root, layout, classes, splits)
+    info = DatasetInfo(root, layout, classes, splits)
+    return seqs.split_by_sequence(info, val_sequences, test_sequences) if split_by == "sequence" else info
 
 
 # ------------------------------------------------------------------------------------------ Dataset
