@@ -37,9 +37,15 @@ def byte_progress(label: str, quiet: bool) -> Iterator[OnBytes]:
             TimeRemainingColumn(),
             console=err_console,
         )
-        task = progress.add_task(label, total=None)
+        tasks: list = []  # the bar appears with the first byte: a local archive shows none
+
+        def live(done: int, total: int | None) -> None:
+            if not tasks:
+                tasks.append(progress.add_task(label, total=total))
+            progress.update(tasks[0], completed=done, total=total)
+
         with progress:
-            yield lambda done, total: progress.update(task, completed=done, total=total)
+            yield live
         return
     state = {"last": time.monotonic(), "done": 0, "total": None}
 
