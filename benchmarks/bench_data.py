@@ -13,7 +13,7 @@ import numpy as np
 from common import emit, timeit
 
 from camseg_cli.core.classes import preset
-from camseg_cli.core.data import _color_lut, decode_rgb_mask, encode_rgb_mask
+from camseg_cli.core.labels import _color_lut, decode_rgb_mask, encode_rgb_mask
 
 
 def seed_decode(label: np.ndarray, palette: np.ndarray) -> np.ndarray:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,13 @@ from PIL import Image, UnidentifiedImageError
 from camseg_cli.core import splits as seqs
 from camseg_cli.core.classes import ClassMap, preset, read_class_dict, read_codes, read_label_colors
 from camseg_cli.core.errors import CamsegError
+from camseg_cli.core.labels import (  # noqa: F401  (re-exported: data is where readers look)
+    UNKNOWN,
+    check_index_mask,
+    decode_rgb_mask,
+    encode_rgb_mask,
+    pack_rgb,
+)
 
 LAYOUTS = ("rgb", "index", "fastai")  # the layouts camseg also writes (camseg synth)
 # Read only: the original CamVid release (701_StillsRaw_full/, LabeledApproved_full/*_L.png).
@@ -21,7 +27,6 @@ READ_LAYOUTS = (*LAYOUTS, "original")
 STILLS, LABELED = "701_StillsRaw_full", "LabeledApproved_full"
 SPLITS = ("train", "val", "test")
 IMAGE_EXTS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
-UNKNOWN = 255  # lookup-table value of a colour the class map does not know
 
 
 @dataclass(frozen=True)
@@ -50,60 +55,6 @@ class DatasetInfo:
         if not refs:
             raise CamsegError(f"{self.root}: split {split!r} is empty — no images found for it")
         return refs
-
-
-# ---------------------------------------------------------------------------------------- decoding
-
-
-def pack_rgb(rgb: np.ndarray) -> np.ndarray:
-    """HxWx3 uint8 -> HxW int32 24-bit colour code r<<16 | g<<8 | b."""
-    rgb = rgb.astype(np.int32, copy=False)
-    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
-
-
-@functools.lru_cache(maxsize=8)
-def _color_lut(colors: tuple[tuple[int, int, int], ...]) -> np.ndarray:
-    # 16 MiB built once per class map; each decode is then one gather over the packed codes.
-    lut = np.full(1 << 24, UNKNOWN, dtype=np.uint8)
-    codes = pack_rgb(np.asarray(colors, dtype=np.uint8).reshape(-1, 3))
-    lut[codes] = np.arange(len(colors), dtype=np.uint8)
-    return lut
-
-
-def decode_rgb_mask(rgb: np.ndarray, classes: ClassMap, source: str = "mask") -> np.ndarray:
-    """RGB mask -> int64 class indices via one lookup-table gather; unknown colours raise."""
-    codes = pack_rgb(rgb)
-    idx = _color_lut(classes.colors)[codes]
-    bad = idx == UNKNOWN
-    if bad.any():
-        values, counts = np.unique(codes[bad], return_counts=True)
-        worst = int(np.argmax(counts))
-        c = int(values[worst])
-        rgb_s = f"({c >> 16}, {(c >> 8) & 255}, {c & 255})"
-        more = f" and {len(values) - 1} other unknown colour(s)" if len(values) > 1 else ""
-        raise CamsegError(
-            f"{source}: colour {rgb_s} on {int(counts[worst])} pixels is not in the class map{more}"
-        )
-    return idx.astype(np.int64)
-
-
-def check_index_mask(mask: np.ndarray, classes: ClassMap, source: str = "mask") -> np.ndarray:
-    """Index mask -> int64; any value outside the class map raises."""
-    bad = mask >= classes.num_classes
-    if bad.any():
-        values, counts = np.unique(mask[bad], return_counts=True)
-        worst = int(np.argmax(counts))
-        more = f" and {len(values) - 1} other unknown value(s)" if len(values) > 1 else ""
-        raise CamsegError(
-            f"{source}: class index {int(values[worst])} on {int(counts[worst])} pixels is outside the "
-            f"{classes.num_classes} classes{more}"
-        )
-    return mask.astype(np.int64)
-
-
-def encode_rgb_mask(mask: np.ndarray, classes: ClassMap) -> np.ndarray:
-    """int class indices -> HxWx3 uint8 colours (one palette gather)."""
-    return classes.palette()[mask]
 
 
 # ------------------------------------------------------------------------------------------ reading
