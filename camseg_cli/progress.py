@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from rich.progress import (
     BarColumn,
@@ -76,3 +76,63 @@ class Reporter:
             self._progress.console.print(text, highlight=False)
         elif not self.quiet:
             err_console.print(text, highlight=False)
+
+
+class TrainProgress(Reporter):
+    """Training events (see core.engine.TrainEvents) as Rich bars — run (epochs, ETA), epoch (steps,
+    loss, images/s), validation — or as plain lines. Epoch summaries are printed even with --quiet."""
+
+    def __init__(self, quiet: bool = False, every_s: float = 10.0):
+        super().__init__(quiet, every_s)
+        self._run_task: Any = None
+        self._epoch_task: Any = None
+        self._last = 0.0
+        self.epochs = 0
+
+    def run_started(self, run: str, epochs: int, start_epoch: int, batches: int) -> None:
+        self.epochs = epochs
+        if self._progress is not None:
+            self._run_task = self._progress.add_task(run, total=epochs, completed=start_epoch, info="")
+        else:
+            resumed = f", resuming after epoch {start_epoch}" if start_epoch else ""
+            self._print(f"{run}: {epochs} epochs of {batches} batches{resumed}")
+
+    def epoch_started(self, epoch: int, batches: int, done: int) -> None:
+        self._last = time.monotonic()
+        if self._progress is not None:
+            desc = f"epoch {epoch + 1}/{self.epochs}"
+            self._epoch_task = self._progress.add_task(desc, total=batches, completed=done, info="")
+
+    def step(self, epoch: int, batch: int, batches: int, loss: float, images_per_s: float, lr: float) -> None:
+        info = f"loss {loss:.4f}  {images_per_s:.1f} img/s  lr {lr:.2e}"
+        if self._progress is not None and self._epoch_task is not None:
+            self._progress.update(self._epoch_task, completed=batch, info=info)
+            return
+        now = time.monotonic()
+        if not self.quiet and now - self._last >= self.every_s:
+            self._last = now
+            self._print(f"epoch {epoch + 1}/{self.epochs} batch {batch}/{batches}  {info}")
+
+    def epoch_ended(self, row: dict[str, Any], best_miou: float, best_epoch: int) -> None:
+        if self._progress is not None:
+            if self._epoch_task is not None:
+                self._progress.remove_task(self._epoch_task)
+                self._epoch_task = None
+            if self._run_task is not None:
+                self._progress.update(
+                    self._run_task, completed=row["epoch"], info=f"best mIoU {best_miou:.3f}"
+                )
+        mark = " *" if row["epoch"] == best_epoch else ""
+        self._print(
+            f"epoch {row['epoch']}/{self.epochs}  train loss {row['train_loss']:.4f}  "
+            f"val loss {row['val_loss']:.4f}  val mIoU {row['val_miou']:.4f}{mark}  "
+            f"pixel acc {row['val_pixel_acc']:.4f}  "
+            f"best {best_miou:.4f} @ {best_epoch}  {row['images_per_s']:.1f} img/s  {row['seconds']:.1f}s"
+        )
+
+    def note(self, text: str) -> None:
+        self._print(text)
+
+    def _print(self, text: str) -> None:
+        console = self._progress.console if self._progress is not None else err_console
+        console.print(text, highlight=False, markup=False, soft_wrap=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import pickle
 import platform
 import zipfile
@@ -17,6 +18,8 @@ from camseg_cli import __version__
 from camseg_cli.core.classes import ClassMap
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.files import write_with
+
+log = logging.getLogger("camseg")
 
 ARCHS = ("resnet50", "resnet101", "mobilenet_v3_large")
 WEIGHTS = ("coco", "imagenet", "none")
@@ -106,16 +109,19 @@ def _load_weights_file(model: nn.Module, path: Path) -> None:
     if not usable:
         raise CamsegError(f"{path}: none of its tensors fit a DeepLabV3 of this arch")
     model.load_state_dict(usable, strict=False)
+    skipped = len(own) - len(usable)
+    log.info("--weights %s: loaded %d tensors, %d left at their initial values", path, len(usable), skipped)
 
 
 # -------------------------------------------------------------------------------------- checkpoints
 
 
 def versions() -> dict[str, str]:
+    # str(): torch.__version__ is a TorchVersion, which weights_only loading refuses
     return {
         "camseg": __version__,
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
+        "torch": str(torch.__version__),
+        "torchvision": str(torchvision.__version__),
         "python": platform.python_version(),
     }
 
@@ -123,7 +129,7 @@ def versions() -> dict[str, str]:
 def make_checkpoint(
     model: nn.Module, *, arch: str, classes: ClassMap, image_size: tuple[int, int], **fields: Any
 ) -> dict[str, Any]:
-    """A checkpoint dict of plain data. Extra fields (aug, epoch, history, metrics, config, ...) pass through."""
+    """A checkpoint dict of plain data; extra fields (aug, epoch, history, metrics, ...) pass through."""
     module = getattr(model, "module", model)  # unwrap DDP
     module = getattr(module, "_orig_mod", module)  # unwrap torch.compile
     state = {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
@@ -159,7 +165,9 @@ def _torch_load(path: Path) -> Any:
         first = str(e).strip().splitlines()[0] if str(e).strip() else "unsafe content"
         raise CamsegError(f"{path}: refused — not plain tensors and data ({first[:160]})") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
-        raise CamsegError(f"{path}: not a readable checkpoint (truncated or corrupt: {str(e)[:120]})") from None
+        raise CamsegError(
+            f"{path}: not a readable checkpoint (truncated or corrupt: {str(e)[:120]})"
+        ) from None
 
 
 def load_checkpoint(path: Path | str) -> dict[str, Any]:
@@ -192,7 +200,9 @@ def model_from_checkpoint(ckpt: dict[str, Any], device: torch.device | str = "cp
     try:
         model.load_state_dict(ckpt["model"])
     except RuntimeError as e:
-        raise CamsegError(f"{ckpt.get('path', 'checkpoint')}: weights do not fit {ckpt['arch']}: {e}") from None
+        raise CamsegError(
+            f"{ckpt.get('path', 'checkpoint')}: weights do not fit {ckpt['arch']}: {e}"
+        ) from None
     return model.to(device).eval()
 
 

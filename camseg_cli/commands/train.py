@@ -1,0 +1,146 @@
+"""`camseg train`: train one DeepLabV3 run (or a sweep, one run per augmentation preset)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import shlex
+import sys
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from camseg_cli.app import command, console, err_console
+from camseg_cli.core.augment import PRESETS
+from camseg_cli.core.config import OPTIMIZERS, RUNTIME_FIELDS, SCHEDULES, TrainConfig, sweep_configs
+from camseg_cli.core.data import LAYOUTS, open_dataset
+from camseg_cli.core.errors import CamsegError
+from camseg_cli.core.model import ARCHS
+from camseg_cli.core.preview import write_preview
+from camseg_cli.core.sizes import parse_size
+from camseg_cli.core.train import TrainingInterrupted, TrainResult, fit, resume_config
+from camseg_cli.progress import TrainProgress
+
+log = logging.getLogger("camseg")
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+
+
+def _is_main() -> bool:
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _explicit(ctx: typer.Context, name: str) -> bool:
+    source = ctx.get_parameter_source(name) if name in ctx.params else None
+    return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
+
+
+def _resumed(ctx: typer.Context, given: TrainConfig) -> TrainConfig:
+    """The run's saved settings, with the runtime flags given now (--workers, --device, ...)."""
+    overrides = {f: getattr(given, f) for f in RUNTIME_FIELDS if f != "out" and _explicit(ctx, f)}
+    used = resume_config(given.out, given.run_name, **overrides)
+    for f in dataclasses.fields(TrainConfig):
+        if f.name in (*RUNTIME_FIELDS, "run") or not _explicit(ctx, f.name):
+            continue
+        if getattr(given, f.name) != getattr(used, f.name):
+            log.warning(
+                "--%s ignored: resuming %s with its saved %s=%s",
+                f.name.replace("_", "-"),
+                used.run_name,
+                f.name,
+                getattr(used, f.name),
+            )
+    return used
+
+
+def _sweep_hint() -> str:
+    """The same command line with --resume: finished runs are skipped, the interrupted one continues."""
+    args = [a for a in sys.argv[1:] if a != "--resume"]
+    return shlex.join(["camseg", *args, "--resume"])
+
+
+def _summary(results: list[TrainResult]) -> Table:
+    table = Table(title="training runs")
+    for col in ("run", "epochs", "best val mIoU", "at epoch", "checkpoint"):
+        numeric = col in ("epochs", "best val mIoU", "at epoch")
+        table.add_column(col, justify="right" if numeric else "left", overflow="fold")
+    for r in results:
+        miou = f"{r.best_miou:.4f}" if math.isfinite(r.best_miou) else "—"
+        early = " (early stop)" if r.stopped_early else ""
+        table.add_row(r.run, f"{r.epochs}{early}", miou, str(r.best_epoch), str(r.best_path))
+    return table
+
+
+def _preview(configs: list[TrainConfig], sweep: bool) -> None:
+    c = configs[0]
+    dest = Path(c.out) / "augment-preview.png" if sweep else c.run_dir / "augment-preview.png"
+    info = open_dataset(c.data, c.layout)
+    path = write_preview(dest, info, [x.aug for x in configs], c.size, seed=c.seed)
+    console.print(f"augmentation preview: {path}", highlight=False)
+
+
+@command("train")
+def train_cmd(
+    ctx: typer.Context,
+    data: str = typer.Option("", "--data", "-d", help="Dataset folder (rgb, index or fastai layout)."),
+    layout: str = typer.Option(None, "--layout", help=f"Force a layout: {', '.join(LAYOUTS)}."),
+    aug: str = typer.Option("none", "--aug", help=f"Presets, combined with commas: {', '.join(PRESETS)}."),
+    arch: str = typer.Option("resnet50", "--arch", help=f"{', '.join(ARCHS)}."),
+    weights: str = typer.Option("coco", "--weights", help="coco, imagenet, none or a checkpoint path."),
+    aux_loss: bool = typer.Option(False, "--aux-loss", help="Train the auxiliary FCN head too (loss x0.5)."),
+    epochs: int = typer.Option(30, "--epochs", "-e"),
+    batch_size: int = typer.Option(8, "--batch-size", "-b", help="Images per step per process (at least 2)."),
+    size: str = typer.Option("360x480", "--size", help="Training size HxW, e.g. 360x480 or 720x960."),
+    lr: float = typer.Option(1e-4, "--lr", help="Peak learning rate."),
+    weight_decay: float = typer.Option(1e-4, "--weight-decay"),
+    optimizer: str = typer.Option("adamw", "--optimizer", help=f"{', '.join(OPTIMIZERS)}."),
+    schedule: str = typer.Option("poly", "--schedule", help=f"{', '.join(SCHEDULES)}, after linear warm-up."),
+    warmup_epochs: float = typer.Option(1.0, "--warmup-epochs"),
+    class_weights: str = typer.Option("none", "--class-weights", help="none, median or enet."),
+    accumulate: int = typer.Option(1, "--accumulate", help="Micro-batches per optimizer step."),
+    patience: int = typer.Option(
+        0, "--patience", help="Stop after N epochs without a better val mIoU (0: never)."
+    ),
+    seed: int = typer.Option(0, "--seed"),
+    deterministic: bool = typer.Option(False, "--deterministic", help="Repeatable kernels (slower on CUDA)."),
+    workers: int = typer.Option(4, "--workers", help="Image-loading processes (0: in the main process)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    amp: bool = typer.Option(True, "--amp/--no-amp", help="Mixed precision on CUDA (bf16, else fp16)."),
+    compile: bool = typer.Option(False, "--compile", help="torch.compile the model (CUDA)."),
+    channels_last: bool = typer.Option(True, "--channels-last/--no-channels-last", help="NHWC on CUDA."),
+    sync_bn: bool = typer.Option(False, "--sync-bn", help="SyncBatchNorm across GPUs under torchrun."),
+    out: str = typer.Option("out", "--out", "-o", help="Output folder."),
+    run: str = typer.Option("", "--run", help="Run name (default <arch>-<aug>)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from out/runs/<run>/last.pt."),
+    sweep: bool = typer.Option(False, "--sweep", help="One run per --aug item instead of combining them."),
+    preview: bool = typer.Option(False, "--preview", help="Write the augmentation preview PNG and stop."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Plain lines: epoch summaries only."),
+) -> None:
+    """Train DeepLabV3 on a CamVid-like dataset; the best checkpoint by validation mIoU goes to OUT/RUN.pt."""
+    if not data and not resume:
+        raise CamsegError("pass --data DIR (a CamVid-like dataset folder, or make one with `camseg synth`)")
+    fields = {k: v for k, v in ctx.params.items() if k in {f.name for f in dataclasses.fields(TrainConfig)}}
+    given = TrainConfig(**{**fields, "size": parse_size(size), "layout": layout})
+    configs = sweep_configs(given) if sweep else [given]
+    if preview:
+        return _preview(configs, sweep)
+    reporter = TrainProgress(quiet=quiet or not _is_main())
+    results = []
+    with reporter.session():
+        for c in configs:
+            again = resume and (not sweep or c.last_path.exists())  # a sweep starts runs not yet begun
+            if again:
+                c = _resumed(ctx, c)
+            try:
+                results.append(fit(c, reporter, resume=again))
+            except TrainingInterrupted as e:
+                hint = _sweep_hint() if sweep else e.hint
+                # soft_wrap: one unbroken line, so the command can be copied whole
+                msg = f"[yellow]{escape(str(e))}[/] — resume with: {escape(hint)}"
+                err_console.print(msg, highlight=False, soft_wrap=True)
+                raise typer.Exit(EXIT_INTERRUPTED) from None
+    if _is_main():
+        console.print(_summary(results))

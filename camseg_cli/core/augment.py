@@ -1,0 +1,201 @@
+"""Augmentation presets by name: the one place that knows what "crop" or "jitter" means.
+
+Image and mask always go through one albumentations call, so every geometric draw is shared. Masks are
+resized and warped with nearest-neighbour only, never see a colour op, and padding is filled with the
+ignore value (so the loss skips it). Each sample's draw is seeded from (seed, epoch, index): the same
+run gives the same augmentations whatever the worker count, and a resumed run continues exactly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # albumentations otherwise polls PyPI on import
+
+import albumentations as A  # noqa: E402
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from camseg_cli.core.errors import CamsegError  # noqa: E402
+from camseg_cli.core.inference import Normalization, preprocess  # noqa: E402
+
+# The original study's presets, then the two it wished it had tried. `all` = the original four.
+STUDY = ("flip", "crop", "perspective", "jitter")
+EXTRA = ("sharpen", "contrast")
+PRESETS = ("none", *STUDY, "all", *EXTRA)
+SWEEP_DEFAULT = ("none", *STUDY, "all")
+
+# Probabilities and strengths: moderate, as in the torchvision / SegNet references for driving scenes.
+P_FLIP = 0.5
+P_CROP = 0.8
+CROP_SCALE = (0.3, 1.0)  # area fraction of the source image kept by a crop
+P_PERSPECTIVE = 0.5
+PERSPECTIVE_SCALE = (0.03, 0.08)
+P_JITTER = 0.8
+P_SHARPEN = 0.5
+P_CONTRAST = 0.5
+NEAREST = cv2.INTER_NEAREST_EXACT  # pixel-centre aligned like INTER_LINEAR; INTER_NEAREST is shifted
+WARP_NEAREST = cv2.INTER_NEAREST  # warps map each pixel centre through the matrix: already aligned
+
+
+def parse_aug(spec: str) -> tuple[str, ...]:
+    """'flip,jitter' or 'flip+jitter' -> ('flip', 'jitter') in canonical order; 'all' expands."""
+    names = [s.strip().lower() for s in spec.replace("+", ",").split(",") if s.strip()]
+    if not names:
+        raise CamsegError("--aug is empty — choose from " + ", ".join(PRESETS))
+    unknown = [n for n in names if n not in PRESETS]
+    if unknown:
+        raise CamsegError(f"unknown augmentation {unknown[0]!r} — choose from {', '.join(PRESETS)}")
+    chosen = set()
+    for n in names:
+        chosen |= set(STUDY) if n == "all" else ({n} if n != "none" else set())
+    return tuple(p for p in STUDY + EXTRA if p in chosen)
+
+
+def aug_name(spec: str) -> str:
+    """Canonical name of a combination: 'none', 'all', 'flip+jitter', 'all+sharpen'."""
+    parts = parse_aug(spec)
+    if not parts:
+        return "none"
+    if set(STUDY) <= set(parts):
+        rest = [p for p in parts if p not in STUDY]
+        return "+".join(["all", *rest])
+    return "+".join(parts)
+
+
+def split_sweep(spec: str) -> list[str]:
+    """'none,flip,crop+jitter' -> ['none', 'flip', 'crop+jitter']: one run per comma item."""
+    items = [s.strip() for s in spec.split(",") if s.strip()]
+    names = [aug_name(s) for s in items]
+    if not names:
+        raise CamsegError("--aug is empty — choose from " + ", ".join(PRESETS))
+    return list(dict.fromkeys(names))  # drop repeats, keep order
+
+
+def _geometry(parts: Sequence[str], size: tuple[int, int]) -> list[A.BasicTransform]:
+    h, w = size
+    resize = A.Resize(h, w, interpolation=cv2.INTER_LINEAR, mask_interpolation=NEAREST, p=1.0)
+    if "crop" not in parts:
+        return [resize]
+    aspect = w / h
+    crop = A.RandomResizedCrop(
+        size=(h, w),
+        scale=CROP_SCALE,
+        ratio=(aspect * 3 / 4, aspect * 4 / 3),
+        interpolation=cv2.INTER_LINEAR,
+        mask_interpolation=NEAREST,
+        p=P_CROP,
+    )
+    # OneOf applies exactly one child, weighted by p: crop with P_CROP, else a plain resize.
+    resize_else = A.Resize(h, w, interpolation=cv2.INTER_LINEAR, mask_interpolation=NEAREST, p=1 - P_CROP)
+    return [A.OneOf([crop, resize_else], p=1.0)]
+
+
+def _transforms(parts: Sequence[str], size: tuple[int, int], ignore_index: int) -> list[A.BasicTransform]:
+    out = _geometry(parts, size)
+    if "flip" in parts:
+        out.append(A.HorizontalFlip(p=P_FLIP))
+    if "perspective" in parts:
+        out.append(
+            A.Perspective(
+                scale=PERSPECTIVE_SCALE,
+                keep_size=True,
+                fit_output=True,  # the whole scene stays in view; the uncovered border is padding
+                interpolation=cv2.INTER_LINEAR,
+                mask_interpolation=WARP_NEAREST,
+                border_mode=cv2.BORDER_CONSTANT,
+                fill=0,
+                fill_mask=ignore_index,
+                p=P_PERSPECTIVE,
+            )
+        )
+    # colour ops touch the image only (albumentations never applies them to masks)
+    if "jitter" in parts:
+        out.append(A.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3, hue=0.05, p=P_JITTER))
+    if "contrast" in parts:
+        out.append(
+            A.OneOf(
+                [A.CLAHE(clip_limit=(1.0, 4.0), p=1.0), A.RandomGamma(gamma_limit=(70, 150), p=1.0)],
+                p=P_CONTRAST,
+            )
+        )
+    if "sharpen" in parts:
+        out.append(A.Sharpen(alpha=(0.2, 0.5), lightness=(0.7, 1.0), p=P_SHARPEN))
+    return out
+
+
+@dataclass(frozen=True)
+class AugSpec:
+    """What a train transform is: presets, output size (h, w), the mask fill value and the base seed."""
+
+    parts: tuple[str, ...]
+    size: tuple[int, int]
+    ignore_index: int
+    seed: int = 0
+
+
+class TrainTransform:
+    """(image uint8 HxWx3, mask int HxW) -> (normalised float 3xhxw, int64 hxw) at the training size."""
+
+    def __init__(self, spec: AugSpec, normalization: Normalization):
+        if not 0 <= spec.ignore_index <= 255:
+            raise CamsegError(f"ignore index {spec.ignore_index} does not fit an 8-bit mask")
+        self.spec = spec
+        self.normalization = normalization
+        self.compose = A.Compose(_transforms(spec.parts, spec.size, spec.ignore_index), seed=spec.seed)
+
+    def reseed(self, epoch: int, index: int) -> None:
+        """Make the next draw a pure function of (seed, epoch, sample index)."""
+        seq = np.random.SeedSequence([self.spec.seed, epoch, index])
+        self.compose.set_random_seed(int(seq.generate_state(1)[0]))
+
+    def augment(self, image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 image and uint8 mask at the training size (for previews and tests)."""
+        out = self.compose(image=image, mask=mask.astype(np.uint8, copy=False))
+        return out["image"], out["mask"]
+
+    def __call__(self, image: np.ndarray, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        image, mask = self.augment(image, mask)
+        return preprocess(image, self.spec.size, self.normalization), torch.from_numpy(mask.astype(np.int64))
+
+
+class EpochDataset(torch.utils.data.Dataset):
+    """Wraps an untransformed SegDataset; items are keyed (epoch, index) so each draw is seeded per sample."""
+
+    def __init__(self, dataset: torch.utils.data.Dataset, transform: TrainTransform):
+        self.dataset = dataset
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        epoch, index = key
+        image, mask = self.dataset[index]
+        self.transform.reseed(epoch, index)
+        return self.transform(image, mask)
+
+
+class EpochSampler(torch.utils.data.Sampler):
+    """Yields (epoch, index) from an inner sampler; `skip` drops the first items (mid-epoch resume)."""
+
+    def __init__(self, inner: torch.utils.data.Sampler):
+        self.inner = inner
+        self.epoch = 0
+        self.skip = 0
+
+    def set_epoch(self, epoch: int, skip: int = 0) -> None:
+        self.epoch, self.skip = epoch, skip
+        if hasattr(self.inner, "set_epoch"):
+            self.inner.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return max(len(self.inner) - self.skip, 0)
+
+    def __iter__(self):
+        for i, index in enumerate(self.inner):
+            if i >= self.skip:
+                yield self.epoch, index

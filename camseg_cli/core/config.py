@@ -1,0 +1,126 @@
+"""TrainConfig: the whole description of one training run, frozen, checked once, stored as plain JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from camseg_cli.core.augment import aug_name, split_sweep
+from camseg_cli.core.class_weights import METHODS as CLASS_WEIGHT_METHODS
+from camseg_cli.core.data import LAYOUTS
+from camseg_cli.core.errors import CamsegError
+from camseg_cli.core.model import ARCHS
+
+OPTIMIZERS = ("adamw", "adam")
+SCHEDULES = ("poly", "cosine")
+# Fields that change how a run executes, not what it computes: a resumed run may take new values.
+RUNTIME_FIELDS = ("data", "workers", "device", "compile", "out")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run. Built once by the CLI, changed only with dataclasses.replace."""
+
+    data: str
+    layout: str | None = None
+    aug: str = "none"
+    arch: str = "resnet50"
+    weights: str = "coco"
+    aux_loss: bool = False
+    epochs: int = 30
+    batch_size: int = 8
+    size: tuple[int, int] = (360, 480)
+    lr: float = 1e-4
+    weight_decay: float = 1e-4
+    optimizer: str = "adamw"
+    schedule: str = "poly"
+    warmup_epochs: float = 1.0
+    class_weights: str = "none"
+    accumulate: int = 1
+    patience: int = 0  # epochs without a new best val mIoU before stopping; 0 = never stop early
+    seed: int = 0
+    deterministic: bool = False
+    workers: int = 4
+    device: str = "auto"
+    amp: bool = True
+    compile: bool = False
+    channels_last: bool = True
+    sync_bn: bool = False
+    out: str = "out"
+    run: str = ""  # empty: <arch>-<aug>
+
+    def __post_init__(self) -> None:
+        _check(self)
+
+    @property
+    def run_name(self) -> str:
+        return self.run or f"{self.arch}-{aug_name(self.aug)}"
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.out)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out) / "runs" / self.run_name
+
+    @property
+    def best_path(self) -> Path:
+        return Path(self.out) / f"{self.run_name}.pt"
+
+    @property
+    def last_path(self) -> Path:
+        return self.run_dir / "last.pt"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["size"] = list(self.size)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in d.items() if k in names}
+        if "size" in kwargs:
+            kwargs["size"] = tuple(int(s) for s in kwargs["size"])
+        try:
+            return cls(**kwargs)
+        except TypeError as e:
+            raise CamsegError(f"malformed training config record: {e}") from None
+
+
+def _choice(flag: str, value: Any, options: tuple) -> None:
+    if value not in options:
+        raise CamsegError(f"{flag} {value!r}: choose one of {', '.join(map(str, options))}")
+
+
+def _check(c: TrainConfig) -> None:
+    aug_name(c.aug)  # raises on an unknown preset
+    _choice("--arch", c.arch, ARCHS)
+    _choice("--optimizer", c.optimizer, OPTIMIZERS)
+    _choice("--schedule", c.schedule, SCHEDULES)
+    _choice("--class-weights", c.class_weights, CLASS_WEIGHT_METHODS)
+    if c.layout is not None:
+        _choice("--layout", c.layout, LAYOUTS)
+    if c.epochs < 1:
+        raise CamsegError("--epochs must be at least 1")
+    if c.batch_size < 2:
+        raise CamsegError("--batch-size must be at least 2 (BatchNorm needs two samples); use --accumulate")
+    if c.accumulate < 1:
+        raise CamsegError("--accumulate must be at least 1")
+    if len(c.size) != 2 or min(c.size) < 32:
+        raise CamsegError(f"--size {c.size}: height and width must be at least 32 pixels")
+    if not c.lr > 0:
+        raise CamsegError("--lr must be positive")
+    if c.weight_decay < 0 or c.warmup_epochs < 0 or c.patience < 0 or c.workers < 0:
+        raise CamsegError("--weight-decay, --warmup-epochs, --patience and --workers must not be negative")
+    if any(ch in c.run_name for ch in "/\\") or c.run_name.startswith("."):
+        raise CamsegError(f"--run {c.run_name!r}: a run name cannot contain slashes or start with a dot")
+
+
+def sweep_configs(config: TrainConfig) -> list[TrainConfig]:
+    """One config per comma item of config.aug, everything else equal; runs named <run or arch>-<aug>."""
+    prefix = config.run or config.arch
+    return [dataclasses.replace(config, aug=aug, run=f"{prefix}-{aug}") for aug in split_sweep(config.aug)]

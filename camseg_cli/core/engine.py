@@ -1,0 +1,185 @@
+"""One training epoch and one validation pass. Progress leaves through TrainEvents; no printing here."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from camseg_cli.core.distributed import Dist, all_sum, broadcast_buffers
+from camseg_cli.core.errors import CamsegError
+from camseg_cli.core.inference import autocast, evaluate_loader
+from camseg_cli.core.metrics import Scores, scores_from_matrix
+from camseg_cli.core.optim import SegLoss
+
+
+class NonFiniteLoss(CamsegError):
+    """The loss became NaN or inf: the run stops before the bad step reaches the weights."""
+
+
+class TrainEvents:
+    """Callbacks the CLI supplies (every method optional). The engine never knows how they are shown."""
+
+    def run_started(self, run: str, epochs: int, start_epoch: int, batches: int) -> None: ...
+
+    def epoch_started(self, epoch: int, batches: int, done: int) -> None: ...
+
+    def step(
+        self, epoch: int, batch: int, batches: int, loss: float, images_per_s: float, lr: float
+    ) -> None: ...
+
+    def track(self, items: Iterable, description: str, total: int | None = None) -> Iterable:
+        return items
+
+    def epoch_ended(self, row: dict[str, Any], best_miou: float, best_epoch: int) -> None: ...
+
+    def note(self, text: str) -> None: ...
+
+
+@dataclass
+class EpochState:
+    """Where an epoch stands; enough to resume it mid-way after Ctrl-C (at an optimizer-step boundary)."""
+
+    batches_done: int = 0
+    loss_sum: float = 0.0
+    losses: int = 0
+    images: int = 0
+    seconds: float = 0.0
+
+    @property
+    def mean_loss(self) -> float:
+        return self.loss_sum / self.losses if self.losses else float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class ValResult:
+    loss: float
+    scores: Scores
+    matrix: torch.Tensor  # (n, n) int64 on CPU, summed over all ranks
+
+
+@dataclass
+class Trainer:
+    """The moving parts of a run on one device; `model` may be DDP- or compile-wrapped."""
+
+    model: nn.Module
+    criterion: SegLoss
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    dist: Dist
+    dtype: torch.dtype | None = None  # autocast dtype on CUDA, None for fp32
+    accumulate: int = 1
+    channels_last: bool = False
+    events: TrainEvents = field(default_factory=TrainEvents)
+
+    @property
+    def device(self) -> torch.device:
+        return self.dist.device
+
+    @property
+    def module(self) -> nn.Module:
+        """The bare network (no DDP, no compile wrapper): what validation and checkpoints use."""
+        m = getattr(self.model, "module", self.model)
+        return getattr(m, "_orig_mod", m)
+
+    def _images(self, images: torch.Tensor) -> torch.Tensor:
+        images = images.to(self.device, non_blocking=True)
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        return images
+
+    def _sync(self, last_of_group: bool) -> Any:
+        """Skip DDP's gradient all-reduce on all but the last micro-batch of an accumulation group."""
+        if self.dist.enabled and not last_of_group and hasattr(self.model, "no_sync"):
+            return self.model.no_sync()
+        return nullcontext()
+
+    def train_epoch(self, loader: Iterable, epoch: int, batches: int, state: EpochState) -> EpochState:
+        """Train on `loader` (which already skips the state.batches_done finished batches)."""
+        self.model.train()
+        start = time.perf_counter() - state.seconds
+        acc = self.accumulate
+        for i, (images, masks) in enumerate(loader, start=state.batches_done):
+            group_end = min((i // acc + 1) * acc, batches)  # this micro-batch's group ends there
+            last_of_group = i + 1 == group_end
+            with self._sync(last_of_group):
+                with autocast(self.device, self.dtype):
+                    outputs = self.model(self._images(images))
+                    loss = self.criterion(outputs, masks.to(self.device, non_blocking=True))
+                self.scaler.scale(loss / (group_end - (i // acc) * acc)).backward()
+            # one host sync per micro-batch: the loss is needed for the NaN check and the progress bar
+            value = float(all_sum(self.dist, loss.detach().float().clone()) / self.dist.world)
+            if not torch.isfinite(torch.tensor(value)):
+                raise NonFiniteLoss(f"loss is {value} at epoch {epoch + 1}, batch {i + 1}/{batches}")
+            state.loss_sum += value
+            state.losses += 1
+            state.images += images.shape[0] * self.dist.world
+            if last_of_group:
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+                self.optimizer.zero_grad(set_to_none=True)
+                self.scheduler.step()
+                state.batches_done = i + 1
+                state.seconds = time.perf_counter() - start
+                lr = self.optimizer.param_groups[0]["lr"]
+                self.events.step(epoch, i + 1, batches, value, state.images / max(state.seconds, 1e-9), lr)
+        state.seconds = time.perf_counter() - start
+        return state
+
+    @torch.no_grad()
+    def validate(self, loader: Any, num_classes: int, ignore_index: int) -> ValResult:
+        """Confusion matrix over the whole split via the shared evaluate path, summed over ranks."""
+        broadcast_buffers(self.dist, self.module)  # every rank scores the very model rank 0 saves
+        probe = _LossProbe(self.module, self.criterion)
+
+        def feed(batches: Iterable) -> Iterator:
+            for images, masks in self.events.track(batches, "validate", len(loader)):
+                probe.masks = masks
+                yield images, masks
+
+        cm = evaluate_loader(
+            probe, loader, num_classes, ignore_index, self.device, self.dtype, feed, self.channels_last
+        )
+        mat = all_sum(self.dist, cm.mat.clone())
+        sums = all_sum(self.dist, torch.stack([probe.loss_sum, probe.weight_sum]))
+        loss = float(sums[0] / sums[1]) if float(sums[1]) > 0 else float("nan")
+        return ValResult(loss, scores_from_matrix(mat, ignore_index), mat.cpu())
+
+
+class _LossProbe(nn.Module):
+    """Wraps the network during validation: adds each batch's loss, at label resolution, to a running sum.
+
+    evaluate_loader (shared with `camseg evaluate`) computes only the confusion matrix; the probe lets
+    the same pass also give the validation loss, without a second forward.
+    """
+
+    def __init__(self, model: nn.Module, criterion: SegLoss):
+        super().__init__()
+        self.model = model
+        self.criterion = criterion
+        self.masks: list[torch.Tensor] = []
+        device = next(model.parameters()).device
+        self.loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        self.weight_sum = torch.zeros((), dtype=torch.float64, device=device)
+
+    def forward(self, images: torch.Tensor) -> Any:
+        out = self.model(images)
+        logits = out["out"].float()
+        for i, mask in enumerate(self.masks):
+            li = logits[i : i + 1]
+            if li.shape[-2:] != mask.shape:
+                li = F.interpolate(li, size=tuple(mask.shape), mode="bilinear", align_corners=False)
+            loss, weight = self.criterion.pixel_loss(li, mask.to(li.device, non_blocking=True)[None])
+            self.loss_sum += loss.double()
+            self.weight_sum += weight.double()
+        return out

@@ -1,0 +1,91 @@
+"""What a run leaves on disk: metrics.csv, curves.png, config.json, and the RNG part of resume state."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from camseg_cli.core.files import save_figure, write_csv
+
+COLUMNS = ("epoch", "train_loss", "val_loss", "val_miou", "val_pixel_acc", "lr", "images_per_s", "seconds")
+RESUME_FORMAT = "camseg-resume"
+
+
+def rng_state() -> dict[str, Any]:
+    """Every RNG this process draws from, as tensors and lists (loadable with weights_only=True)."""
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": {
+            "keys": torch.from_numpy(np_state[1].astype(np.int64)),
+            "pos": int(np_state[2]),
+            "has_gauss": int(np_state[3]),
+            "cached_gaussian": float(np_state[4]),
+        },
+        "python": [py_state[0], list(py_state[1]), py_state[2]],
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"].cpu())
+    n = state["numpy"]
+    np.random.set_state(
+        ("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
+    )
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        cuda = state["cuda"][: torch.cuda.device_count()]
+        torch.cuda.set_rng_state_all([s.cpu() for s in cuda])
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def write_metrics(run_dir: Path, history: list[dict[str, Any]]) -> Path:
+    frame = pd.DataFrame(history, columns=list(COLUMNS))
+    return write_csv(run_dir / "metrics.csv", frame)
+
+
+def plot_curves(run_dir: Path, history: list[dict[str, Any]], title: str) -> Path:
+    """Loss (train and val) and validation mIoU / pixel accuracy per epoch, side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    frame = pd.DataFrame(history, columns=list(COLUMNS))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    left.plot(frame.epoch, frame.train_loss, marker="o", label="train")
+    left.plot(frame.epoch, frame.val_loss, marker="o", label="validation")
+    left.set_xlabel("epoch")
+    left.set_ylabel("loss")
+    left.legend()
+    right.plot(frame.epoch, frame.val_miou, marker="o", label="val mIoU")
+    right.plot(frame.epoch, frame.val_pixel_acc, marker="o", label="val pixel accuracy")
+    if len(frame):
+        best = frame.val_miou.idxmax() if frame.val_miou.notna().any() else None
+        if best is not None:
+            right.scatter(
+                [frame.epoch[best]], [frame.val_miou[best]], s=80, facecolors="none", edgecolors="red"
+            )
+    right.set_xlabel("epoch")
+    right.set_ylim(0, 1)
+    right.legend()
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return save_figure(run_dir / "curves.png", fig)

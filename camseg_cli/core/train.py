@@ -1,0 +1,361 @@
+"""fit(): one training run from a TrainConfig — set-up, epoch loop, best/last checkpoints, resume, Ctrl-C."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from camseg_cli.core import distributed, runstate
+from camseg_cli.core.augment import aug_name
+from camseg_cli.core.class_weights import class_weights
+from camseg_cli.core.config import RUNTIME_FIELDS, TrainConfig
+from camseg_cli.core.data import DatasetInfo, open_dataset
+from camseg_cli.core.engine import EpochState, NonFiniteLoss, Trainer, TrainEvents, ValResult
+from camseg_cli.core.errors import CamsegError
+from camseg_cli.core.files import write_json
+from camseg_cli.core.inference import amp_dtype
+from camseg_cli.core.loaders import Loaders, make_loaders, steps_per_epoch
+from camseg_cli.core.model import build_model, load_checkpoint, make_checkpoint, save_checkpoint
+from camseg_cli.core.optim import SegLoss, make_optimizer, make_scheduler, train_pixel_counts
+
+log = logging.getLogger("camseg")
+
+
+class TrainingInterrupted(Exception):
+    """Ctrl-C: the resume state was saved; `hint` says how to continue."""
+
+    def __init__(self, config: TrainConfig, epoch: int, batch: int):
+        self.config, self.epoch, self.batch = config, epoch, batch
+        where = f"epoch {epoch + 1}, batch {batch}" if batch else f"after epoch {epoch}"
+        super().__init__(f"interrupted {where}; state saved to {config.last_path}")
+
+    @property
+    def hint(self) -> str:
+        return f"camseg train --resume --out {self.config.out} --run {self.config.run_name}"
+
+
+@dataclass
+class TrainResult:
+    run: str
+    best_path: Path
+    run_dir: Path
+    epochs: int  # epochs completed
+    best_miou: float
+    best_epoch: int
+    stopped_early: bool
+    history: list[dict[str, Any]]
+
+
+@dataclass
+class _Progress:
+    """Everything about a run's progress that resume must restore besides the tensors."""
+
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_miou: float = -math.inf
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    stopped_early: bool = False
+    epoch_state: EpochState = field(default_factory=EpochState)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["epoch_state"] = self.epoch_state.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> _Progress:
+        return cls(**{**d, "epoch_state": EpochState(**d["epoch_state"])})
+
+
+def resume_config(out: str | Path, run: str, **overrides: Any) -> TrainConfig:
+    """The saved config of run `run` under `out`; only runtime fields (data, workers, ...) may change."""
+    last = read_last(Path(out) / "runs" / run / "last.pt")
+    saved = TrainConfig.from_dict(last["config"])
+    bad = sorted(set(overrides) - set(RUNTIME_FIELDS))
+    if bad:
+        raise CamsegError(f"a resumed run keeps its settings; cannot change {', '.join(bad)}")
+    return dataclasses.replace(saved, out=str(out), **overrides)
+
+
+def read_last(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise CamsegError(f"{path}: no resume state for this run — train without --resume to start it")
+    last = load_checkpoint(path)
+    if "resume" not in last:
+        raise CamsegError(f"{path}: holds no resume state (optimizer, schedule, RNG)")
+    return last
+
+
+def configure_backends(device: torch.device, deterministic: bool) -> None:
+    """TF32 matmuls/convs on CUDA; cuDNN autotuning unless --deterministic asks for repeatable kernels."""
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    if device.type != "cuda":
+        return
+    torch.backends.cuda.matmul.fp32_precision = "tf32"
+    torch.backends.cudnn.conv.fp32_precision = "tf32"
+    torch.backends.cudnn.benchmark = not deterministic
+    torch.backends.cudnn.deterministic = deterministic
+
+
+def fit(config: TrainConfig, events: TrainEvents | None = None, resume: bool = False) -> TrainResult:
+    """Train one run: out/<run>.pt (best); out/runs/<run>/ metrics.csv, config.json, last.pt, curves.png.
+
+    With resume=True, `config` is the run's saved one (from resume_config) and last.pt restores its state.
+    """
+    d = distributed.setup(config.device)
+    try:
+        if not d.is_main:
+            events = TrainEvents()  # only rank 0 reports
+            log.setLevel(logging.ERROR)
+        return _Run(config, d, events or TrainEvents(), resume).run()
+    finally:
+        distributed.teardown(d)
+
+
+class _Run:
+    def __init__(self, config: TrainConfig, d: distributed.Dist, events: TrainEvents, resume: bool):
+        self.d, self.events = d, events
+        self.last = read_last(config.last_path) if resume else None
+        self.config = config
+        self.info: DatasetInfo = open_dataset(self.config.data, self.config.layout)
+        self.progress = _Progress()
+        if self.last is not None:
+            self._check_same_classes()
+            self.progress = _Progress.from_dict(self.last["resume"]["progress"])
+        elif config.last_path.exists() and d.is_main:
+            log.warning(
+                "%s exists; starting run %s afresh (use --resume to continue it)",
+                config.last_path,
+                config.run_name,
+            )
+        configure_backends(d.device, self.config.deterministic)
+        self.loaders: Loaders = make_loaders(self.config, self.info, d)
+        self.trainer = self._trainer()
+        if self.last is not None:
+            self._restore(self.last)
+
+    # ------------------------------------------------------------------------------------ set-up
+
+    def _check_same_classes(self) -> None:
+        if self.last["classes"] != self.info.classes.to_dict():
+            raise CamsegError(
+                f"{self.config.data}: its classes differ from those run {self.config.run_name} trained on"
+            )
+
+    def _model(self) -> nn.Module:
+        c, d = self.config, self.d
+        runstate.seed_everything(c.seed)  # the same initial weights on every rank and every run of a sweep
+        weights = "none" if self.last is not None else c.weights
+        if d.enabled and not d.is_main:
+            distributed.barrier(d)  # let rank 0 fill the download cache first
+        model = build_model(c.arch, self.info.classes.num_classes, weights, c.aux_loss)
+        if d.enabled and d.is_main:
+            distributed.barrier(d)
+        if self.last is not None:
+            model.load_state_dict(self.last["model"])
+        if c.sync_bn and d.enabled:
+            if d.device.type != "cuda":
+                raise CamsegError(
+                    "--sync-bn needs CUDA GPUs (SyncBatchNorm has no CPU kernel) — drop --sync-bn"
+                )
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        model = model.to(d.device)
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        if c.compile and d.device.type == "cuda":
+            model = torch.compile(model)
+        elif c.compile:
+            log.info("--compile is used on CUDA only; training uncompiled on %s", d.device)
+        if d.enabled:
+            ids = [d.device.index] if d.device.type == "cuda" else None
+            model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        return model
+
+    @property
+    def channels_last(self) -> bool:
+        return self.config.channels_last and self.d.device.type == "cuda"
+
+    def _trainer(self) -> Trainer:
+        c = self.config
+        model = self._model()
+        weight = None
+        if c.class_weights != "none":
+            counts = train_pixel_counts(self.info)
+            weight = class_weights(counts, c.class_weights, self.info.classes.void)
+        criterion = SegLoss(self.info.classes.ignore_index, weight).to(self.d.device)
+        optimizer = make_optimizer(model, c)
+        scheduler = make_scheduler(optimizer, c, steps_per_epoch(self.loaders.batches, c.accumulate))
+        dtype = amp_dtype(self.d.device, c.amp)
+        scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
+        return Trainer(
+            model,
+            criterion,
+            optimizer,
+            scheduler,
+            scaler,
+            self.d,
+            dtype,
+            c.accumulate,
+            self.channels_last,
+            self.events,
+        )
+
+    def _restore(self, last: dict[str, Any]) -> None:
+        state = last["resume"]
+        self.trainer.optimizer.load_state_dict(state["optimizer"])
+        self.trainer.scheduler.load_state_dict(state["scheduler"])
+        if state.get("scaler"):
+            self.trainer.scaler.load_state_dict(state["scaler"])
+        runstate.set_rng_state(state["rng"])
+
+    # ------------------------------------------------------------------------------------ the loop
+
+    def run(self) -> TrainResult:
+        c, p = self.config, self.progress
+        if self.d.is_main:
+            write_json(c.run_dir / "config.json", c.to_dict())
+        start = len(p.history)
+        self.events.run_started(c.run_name, c.epochs, start, self.loaders.batches)
+        try:
+            for epoch in range(start, c.epochs):
+                if p.stopped_early:
+                    break
+                self._epoch(epoch)
+            self._finish()
+        except KeyboardInterrupt:
+            self._save_last()
+            raise TrainingInterrupted(c, len(p.history), p.epoch_state.batches_done) from None
+        except NonFiniteLoss as e:
+            raise CamsegError(
+                f"training stopped: {e} — the last good state is {c.last_path} (epoch {len(p.history)}) "
+                f"and the best checkpoint {c.best_path}; lower --lr (now {c.lr:g}) and train again"
+            ) from None
+        return TrainResult(
+            c.run_name,
+            c.best_path,
+            c.run_dir,
+            len(p.history),
+            p.best_miou,
+            p.best_epoch,
+            p.stopped_early,
+            p.history,
+        )
+
+    def _epoch(self, epoch: int) -> None:
+        p, c, loaders = self.progress, self.config, self.loaders
+        if p.epoch_state.batches_done == 0:
+            runstate.seed_everything(
+                c.seed * 1000 + epoch * 10 + self.d.rank
+            )  # dropout draws per epoch and rank
+        loaders.skip_to(epoch, p.epoch_state.batches_done)
+        self.events.epoch_started(epoch, loaders.batches, p.epoch_state.batches_done)
+        if p.epoch_state.batches_done < loaders.batches:
+            self.trainer.train_epoch(loaders.train, epoch, loaders.batches, p.epoch_state)
+        started = time.perf_counter()
+        val = self.trainer.validate(
+            loaders.val, self.info.classes.num_classes, self.info.classes.ignore_index
+        )
+        row = self._row(epoch, val, time.perf_counter() - started)
+        p.history.append(row)
+        improved = math.isfinite(val.scores.miou) and val.scores.miou > p.best_miou
+        if improved:
+            p.best_miou, p.best_epoch, p.bad_epochs = val.scores.miou, epoch + 1, 0
+        else:
+            p.bad_epochs += 1
+        p.stopped_early = bool(c.patience) and p.bad_epochs >= c.patience
+        p.epoch_state = EpochState()
+        if self.d.is_main:
+            if improved:
+                save_checkpoint(c.best_path, self._checkpoint(epoch + 1, metrics=_metrics(val, epoch + 1)))
+            self._save_last()
+            runstate.write_metrics(c.run_dir, p.history)
+            runstate.plot_curves(c.run_dir, p.history, f"{c.run_name} — best val mIoU {p.best_miou:.3f}")
+        self.events.epoch_ended(row, p.best_miou, p.best_epoch)
+
+    def _row(self, epoch: int, val: ValResult, val_seconds: float) -> dict[str, Any]:
+        s = self.progress.epoch_state
+        return {
+            "epoch": epoch + 1,
+            "train_loss": s.mean_loss,
+            "val_loss": val.loss,
+            "val_miou": val.scores.miou,
+            "val_pixel_acc": val.scores.pixel_acc,
+            "lr": self.trainer.optimizer.param_groups[0]["lr"],
+            "images_per_s": s.images / s.seconds if s.seconds > 0 else float("nan"),
+            "seconds": s.seconds + val_seconds,
+        }
+
+    # ------------------------------------------------------------------------------------ outputs
+
+    def _checkpoint(self, epoch: int, **fields: Any) -> dict[str, Any]:
+        c = self.config
+        return make_checkpoint(
+            self.trainer.module,
+            arch=c.arch,
+            classes=self.info.classes,
+            image_size=tuple(c.size),
+            aug=aug_name(c.aug),
+            epoch=epoch,  # the epoch these weights come from
+            epochs=len(self.progress.history),  # epochs trained so far
+            history=list(self.progress.history),
+            config=c.to_dict(),
+            seed=c.seed,
+            run=c.run_name,
+            data=str(Path(c.data).resolve()),
+            layout=self.info.layout,
+            train_seconds=sum(r["seconds"] for r in self.progress.history),
+            **fields,
+        )
+
+    def _save_last(self) -> None:
+        if not self.d.is_main:
+            return
+        t = self.trainer
+        resume = {
+            "optimizer": t.optimizer.state_dict(),
+            "scheduler": t.scheduler.state_dict(),
+            "scaler": t.scaler.state_dict(),
+            "rng": runstate.rng_state(),
+            "progress": self.progress.to_dict(),
+        }
+        save_checkpoint(self.config.last_path, self._checkpoint(len(self.progress.history), resume=resume))
+
+    def _finish(self) -> None:
+        """Give the best checkpoint the whole run's history (it was saved mid-run)."""
+        c = self.config
+        if self.d.is_main and c.best_path.is_file():
+            best = load_checkpoint(c.best_path)
+            best.pop("classes_map", None)
+            best.pop("path", None)
+            best["history"] = list(self.progress.history)
+            best["epochs"] = len(self.progress.history)
+            best["train_seconds"] = sum(r["seconds"] for r in self.progress.history)
+            best["stopped_early"] = self.progress.stopped_early
+            save_checkpoint(c.best_path, best)
+        distributed.barrier(self.d)
+
+
+def _metrics(val: ValResult, epoch: int) -> dict[str, Any]:
+    s = val.scores
+    return {
+        "split": "val",
+        "epoch": epoch,
+        "miou": s.miou,
+        "pixel_acc": s.pixel_acc,
+        "mean_acc": s.mean_acc,
+        "fwiou": s.fwiou,
+        "loss": val.loss,
+        "iou": [float(v) for v in s.iou.tolist()],
+        "confusion": val.matrix.tolist(),
+    }

@@ -1,0 +1,197 @@
+"""Augmentation presets: image and mask stay aligned, masks keep exact class values, draws are seeded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from camseg_cli.core.augment import (
+    EXTRA,
+    PRESETS,
+    STUDY,
+    AugSpec,
+    EpochSampler,
+    TrainTransform,
+    aug_name,
+    parse_aug,
+    split_sweep,
+)
+from camseg_cli.core.errors import CamsegError
+from camseg_cli.core.model import NORMALIZATION
+
+A, B = 3, 7  # two class indices of the pattern
+IGNORE = 11
+SIZE = (64, 96)
+BRIGHT, DARK = 230, 25
+
+
+def pattern(h: int = 120, w: int = 160, block: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """A checkerboard whose image is bright exactly where the mask says A and dark where it says B."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    checker = ((yy // block + xx // block) % 2).astype(bool)
+    checker[:, : w // 5] = True  # a wide asymmetric band, so a flip of only one of the two would show
+    mask = np.where(checker, A, B).astype(np.int64)
+    image = np.repeat(np.where(checker, BRIGHT, DARK).astype(np.uint8)[..., None], 3, axis=2)
+    return image, mask
+
+
+def interior(mask: np.ndarray) -> np.ndarray:
+    """Pixels whose 3x3 neighbourhood carries one label: away from edges, where interpolation blends."""
+    m = np.pad(mask, 1, mode="edge")
+    same = np.ones(mask.shape, dtype=bool)
+    for dy in (0, 1, 2):
+        for dx in (0, 1, 2):
+            same &= m[dy : dy + mask.shape[0], dx : dx + mask.shape[1]] == mask
+    return same & (mask != IGNORE)
+
+
+def agreement(image: np.ndarray, mask: np.ndarray) -> float:
+    """Share of interior pixels where the image's brightness class matches the mask's label."""
+    grey = image.astype(np.float32).mean(axis=2)
+    keep = interior(mask)
+    a, b = grey[keep & (mask == A)], grey[keep & (mask == B)]
+    threshold = (np.median(a) + np.median(b)) / 2 if a.size and b.size else 127.5
+    says_a = grey > threshold
+    return float((says_a[keep] == (mask[keep] == A)).mean())
+
+
+def transform(aug: str, seed: int = 0) -> TrainTransform:
+    return TrainTransform(AugSpec(parse_aug(aug), SIZE, IGNORE, seed), NORMALIZATION)
+
+
+def test_parse_and_names():
+    assert parse_aug("none") == ()
+    assert parse_aug("jitter, flip") == ("flip", "jitter")
+    assert parse_aug("all") == STUDY
+    assert parse_aug("all,sharpen") == (*STUDY, "sharpen")
+    assert aug_name("jitter+flip") == "flip+jitter"
+    assert aug_name("flip,crop,perspective,jitter") == "all"
+    assert aug_name("none") == "none"
+    assert split_sweep("none,flip,crop+jitter,flip") == ["none", "flip", "crop+jitter"]
+    with pytest.raises(CamsegError, match="unknown augmentation 'blur'"):
+        parse_aug("flip,blur")
+    with pytest.raises(CamsegError, match="empty"):
+        parse_aug(" , ")
+
+
+@pytest.mark.parametrize("aug", [p for p in PRESETS if p != "none"] + ["all,sharpen,contrast"])
+def test_every_preset_keeps_image_and_mask_aligned(aug):
+    image, mask = pattern()
+    t = transform(aug)
+    changed = 0
+    for index in range(12):
+        t.reseed(epoch=0, index=index)
+        out_image, out_mask = t.augment(image, mask)
+        assert out_image.shape == (*SIZE, 3) and out_mask.shape == SIZE
+        assert set(np.unique(out_mask)) <= {A, B, IGNORE}, "mask values must never be interpolated"
+        assert agreement(out_image, out_mask) > 0.99
+        reference = transform("none").augment(image, mask)
+        changed += not (np.array_equal(out_image, reference[0]) and np.array_equal(out_mask, reference[1]))
+    assert changed >= 3, f"{aug} should change most samples"
+
+
+def test_the_alignment_check_catches_a_one_sided_flip():
+    image, mask = pattern()
+    out_image, out_mask = transform("none").augment(image, mask)
+    assert agreement(out_image, out_mask) > 0.99
+    assert agreement(out_image[:, ::-1], out_mask) < 0.8
+
+
+@pytest.mark.parametrize("aug", EXTRA + ("jitter",))
+def test_colour_presets_leave_the_mask_alone(aug):
+    image, mask = pattern()
+    plain_mask = transform("none").augment(image, mask)[1]
+    t = transform(aug)
+    for index in range(6):
+        t.reseed(0, index)
+        assert np.array_equal(t.augment(image, mask)[1], plain_mask)
+
+
+def test_perspective_pads_mask_with_ignore_and_image_with_black():
+    image, mask = pattern()
+    t = transform("perspective")
+    padded = 0
+    for index in range(20):
+        t.reseed(0, index)
+        out_image, out_mask = t.augment(image, mask)
+        pad = out_mask == IGNORE
+        padded += int(pad.any())
+        assert (out_image[interior(np.where(pad, -1, 0)) & pad] == 0).all()
+    assert padded >= 3
+
+
+def test_masks_without_void_pad_with_255():
+    image, mask = pattern()
+    t = TrainTransform(AugSpec(("perspective",), SIZE, 255, 0), NORMALIZATION)
+    values = set()
+    for index in range(10):
+        t.reseed(0, index)
+        values |= set(np.unique(t.augment(image, mask)[1]).tolist())
+    assert values == {A, B, 255}
+
+
+def test_draws_are_a_function_of_seed_epoch_and_index():
+    image, mask = pattern()
+    t1, t2 = transform("all"), transform("all")
+    t1.reseed(2, 5)
+    t2.reseed(2, 5)
+    assert all(np.array_equal(x, y) for x, y in zip(t1.augment(image, mask), t2.augment(image, mask)))
+    outs = []
+    for epoch, index in ((2, 6), (3, 5)):
+        t1.reseed(epoch, index)
+        outs.append(t1.augment(image, mask)[0])
+    t2.reseed(2, 5)
+    base = t2.augment(image, mask)[0]
+    assert not all(np.array_equal(base, o) for o in outs)
+    other_seed = transform("all", seed=1)
+    other_seed.reseed(2, 5)
+    assert not np.array_equal(other_seed.augment(image, mask)[0], base)
+
+
+def test_call_gives_normalised_tensors():
+    image, mask = pattern()
+    x, y = transform("flip")(image, mask)
+    assert x.shape == (3, *SIZE) and x.dtype == torch.float32
+    assert y.shape == SIZE and y.dtype == torch.int64
+    bright = (BRIGHT / 255 - NORMALIZATION["mean"][0]) / NORMALIZATION["std"][0]
+    assert float(x[0].max()) == pytest.approx(bright, abs=1e-4)
+
+
+def test_epoch_sampler_tags_and_skips():
+    s = EpochSampler(range(10))
+    s.set_epoch(3, skip=4)
+    items = list(s)
+    assert len(s) == 6 and items[0] == (3, 4) and items[-1] == (3, 9)
+
+
+def test_augment_preview_and_train_preview_write_pngs(tmp_path):
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from camseg_cli.cli import app
+    from camseg_cli.core.synthetic import write_dataset
+
+    data = write_dataset(tmp_path / "scenes", images=5, size=(48, 64), seed=0)
+    out = tmp_path / "grid.png"
+    args = ["augment-preview", "--data", str(data), "--aug", "none,perspective,all+contrast"]
+    result = CliRunner().invoke(app, [*args, "--size", "48x64", "--samples", "2", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert Image.open(out).size[0] > 400
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "--data",
+            str(data),
+            "--out",
+            str(tmp_path / "o"),
+            "--aug",
+            "crop",
+            "--size",
+            "48x64",
+            "--preview",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "o" / "runs" / "resnet50-crop" / "augment-preview.png").is_file()
