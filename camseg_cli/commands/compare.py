@@ -13,6 +13,7 @@ from camseg_cli.core.compare import Comparison, compare, gather
 from camseg_cli.core.compare_report import write_report
 from camseg_cli.core.data import LAYOUTS, SPLITS
 from camseg_cli.core.device import resolve_device
+from camseg_cli.options import SPLIT_BY_AS_TRAINED, TEST_SEQUENCES, VAL_SEQUENCES
 from camseg_cli.progress import Reporter
 
 
@@ -85,6 +86,9 @@ def compare_cmd(
     ),
     bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for CIs and p-values."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap draws."),
+    split_by: str = SPLIT_BY_AS_TRAINED,
+    val_sequences: str = VAL_SEQUENCES,
+    test_sequences: str = TEST_SEQUENCES,
     samples: int = typer.Option(6, "--samples", help="Test images in samples.png (0: none)."),
     batch_size: int = typer.Option(4, "--batch-size", "-b", help="Images per forward pass."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
@@ -109,6 +113,9 @@ def compare_cmd(
             bootstrap=bootstrap,
             seed=seed,
             track=reporter.track,
+            split_by=split_by,
+            val_sequences=val_sequences,
+            test_sequences=test_sequences,
         )
     comparison = compare(runs, baseline, bootstrap, seed)
     written = write_report(comparison, out, samples, dev)

@@ -12,6 +12,7 @@ from camseg_cli.app import command, console, print_json
 from camseg_cli.core.data import LAYOUTS, SPLITS
 from camseg_cli.core.eval_result import EvalResult
 from camseg_cli.core.evaluate import evaluate_checkpoint, write_reports
+from camseg_cli.options import SPLIT_BY_AS_TRAINED, TEST_SEQUENCES, VAL_SEQUENCES
 from camseg_cli.progress import Reporter
 
 
@@ -82,6 +83,9 @@ def evaluate_cmd(
         1000, "--bootstrap", help="Resamples over images for the 95% CIs (0: none)."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
+    split_by: str = SPLIT_BY_AS_TRAINED,
+    val_sequences: str = VAL_SEQUENCES,
+    test_sequences: str = TEST_SEQUENCES,
     out: Path = typer.Option(Path("out"), "--out", help="Output folder; reports go to OUT/eval/."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object to stdout instead of tables."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
@@ -100,6 +104,9 @@ def evaluate_cmd(
             layout,
             workers,
             track=reporter.track,
+            split_by=split_by,
+            val_sequences=val_sequences,
+            test_sequences=test_sequences,
         )
     paths = write_reports(result, out)
     if as_json:

@@ -19,7 +19,7 @@ import pandas as pd
 from camseg_cli.core.bootstrap import bootstrap_indices, percentile_ci, resampled_scores
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.eval_result import EvalResult, cached_result
-from camseg_cli.core.evaluate import evaluate_checkpoint, write_reports
+from camseg_cli.core.evaluate import evaluate_checkpoint, split_settings, write_reports
 from camseg_cli.core.model import load_checkpoint, run_name
 
 Track = Callable[[Iterable, str], Iterable]
@@ -53,9 +53,10 @@ class Paired:
         return math.isnan(self.ci[0]) or self.ci[0] <= 0.0 <= self.ci[1]
 
 
-def _metadata(path: Path) -> dict[str, Any]:
+def _metadata(path: Path, split_args: dict[str, Any]) -> dict[str, Any]:
     ckpt = load_checkpoint(path)
     return {
+        "settings": split_settings(ckpt, **split_args),
         "name": run_name(ckpt),
         "arch": ckpt["arch"],
         "aug": str(ckpt.get("aug", "?")),
@@ -71,12 +72,19 @@ def gather(
     split: str = "test",
     data: Path | str | None = None,
     out: Path | str = "out",
+    split_by: str | None = None,
+    val_sequences: str | None = None,
+    test_sequences: str | None = None,
     **eval_kwargs: Any,
 ) -> list[Run]:
-    """Evaluate each checkpoint (or reuse its cached evaluation) on the same split and images."""
+    """Evaluate each checkpoint (or reuse its cached evaluation) on the same split and images.
+
+    The split definition (--split-by and its sequences) defaults to the one each run was trained with.
+    """
     if len(paths) < 1:
         raise CamsegError("compare needs at least one checkpoint")
-    metas = [(Path(p), _metadata(Path(p))) for p in paths]
+    split_args = {"split_by": split_by, "val_sequences": val_sequences, "test_sequences": test_sequences}
+    metas = [(Path(p), _metadata(Path(p), split_args)) for p in paths]
     first_path, first = metas[0]
     seen: dict[str, Path] = {}
     for path, meta in metas:
@@ -91,10 +99,11 @@ def gather(
         seen[meta["name"]] = path
     runs = []
     for path, meta in metas:
-        result = cached_result(path, meta["name"], split, out, data)
+        settings = meta.pop("settings")
+        result = cached_result(path, meta["name"], split, out, data, settings)
         cached = result is not None
         if result is None:
-            result = evaluate_checkpoint(path, data=data, split=split, **eval_kwargs)
+            result = evaluate_checkpoint(path, data=data, split=split, **settings, **eval_kwargs)
             result.run = meta["name"]
             write_reports(result, out)
         meta.pop("classes")

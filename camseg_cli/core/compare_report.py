@@ -100,7 +100,7 @@ def plot_curves(c: Comparison) -> Any:
 def sample_predictions(c: Comparison, count: int, device: torch.device) -> tuple[list, dict[str, list]]:
     """The first `count` images of the split (evenly spaced), their labels, and each run's prediction."""
     result = c.baseline.result
-    info = open_dataset(result.data)
+    info = open_dataset(result.data, **result.stamp.get("split", {}))
     refs = info.samples(c.split)
     picks = np.unique(np.linspace(0, len(refs) - 1, num=min(count, len(refs))).round().astype(int))
     samples = [(refs[i].name, *read_sample(refs[i], info.classes)) for i in picks]

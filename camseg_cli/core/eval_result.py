@@ -200,9 +200,17 @@ def load_cache(path: Path | str) -> EvalResult:
 
 
 def cached_result(
-    ckpt_path: Path | str, run: str, split: str, out: Path | str = "out", data: Path | str | None = None
+    ckpt_path: Path | str,
+    run: str,
+    split: str,
+    out: Path | str = "out",
+    data: Path | str | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> EvalResult | None:
-    """The cached evaluation of this checkpoint file and split, or None if absent or stale."""
+    """The cached evaluation of this checkpoint's content on the same split files, or None if stale.
+
+    `settings` is the split definition asked for (see evaluate.split_settings); None accepts the cached one.
+    """
     path = report_stem(out, run, split).with_suffix(".npz")
     if not path.is_file():
         return None
@@ -212,9 +220,12 @@ def cached_result(
         return None
     if data is not None and Path(data).resolve() != Path(result.data).resolve():
         return None
+    cached_settings = result.stamp.get("split", {})
+    if settings is not None and settings != cached_settings:
+        return None
     try:  # a retrained checkpoint or changed data means a new evaluation
-        refs = open_dataset(result.data).samples(split)
-        if result.stamp != stamp(ckpt_path, refs):
+        refs = open_dataset(result.data, **cached_settings).samples(split)
+        if result.stamp != stamp(ckpt_path, refs) | {"split": cached_settings}:
             return None
     except (CamsegError, OSError):
         return None

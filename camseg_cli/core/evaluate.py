@@ -46,7 +46,28 @@ def check_classes(dataset: ClassMap, checkpoint: ClassMap, data: Path | str, ckp
     )
 
 
-def resolve_dataset(ckpt: dict[str, Any], data: Path | str | None, layout: str | None) -> DatasetInfo:
+def split_settings(
+    ckpt: dict[str, Any],
+    split_by: str | None = None,
+    val_sequences: str | None = None,
+    test_sequences: str | None = None,
+) -> dict[str, Any]:
+    """--split-by and its sequences as given, else as the checkpoint was trained (so a model trained
+    on a sequence split is scored on the same held-out sequences)."""
+    cfg = ckpt.get("config") or {}
+    if split_by is None:
+        split_by = cfg.get("split_by") or "dataset"
+        if split_by == "sequence":
+            val_sequences = val_sequences or cfg.get("val_sequences")
+            test_sequences = test_sequences or cfg.get("test_sequences")
+    if split_by != "sequence":
+        val_sequences = test_sequences = None
+    return {"split_by": split_by, "val_sequences": val_sequences, "test_sequences": test_sequences}
+
+
+def resolve_dataset(
+    ckpt: dict[str, Any], data: Path | str | None, layout: str | None, settings: dict[str, Any] | None = None
+) -> DatasetInfo:
     """--data if given, else the dataset path recorded in the checkpoint; its classes must match."""
     where = ckpt.get("path", "checkpoint")
     if data is None:
@@ -55,7 +76,7 @@ def resolve_dataset(ckpt: dict[str, Any], data: Path | str | None, layout: str |
             raise CamsegError(f"{where}: records no dataset path — pass --data DIR")
         if not Path(data).is_dir():
             raise CamsegError(f"{where}: its dataset {data} is not there (moved?) — pass --data DIR")
-    info = open_dataset(data, layout)
+    info = open_dataset(data, layout, **(settings or {}))
     check_classes(info.classes, ckpt["classes_map"], info.root, where)
     return info
 
@@ -71,6 +92,9 @@ def evaluate_checkpoint(
     layout: str | None = None,
     workers: int | None = None,
     track: Track | None = None,
+    split_by: str | None = None,
+    val_sequences: str | None = None,
+    test_sequences: str | None = None,
 ) -> EvalResult:
     """Evaluate one checkpoint on one split at each label's own resolution.
 
@@ -85,12 +109,14 @@ def evaluate_checkpoint(
         layout: force a dataset layout (rgb, index, fastai); detected otherwise.
         workers: DataLoader worker processes; default 0 on CPU, 4 on CUDA.
         track: progress callback wrapping the batch iterable, `track(iterable, description)`.
+        split_by, val_sequences, test_sequences: `dataset` or `sequence` split (default: as trained).
     """
     if batch_size < 1:
         raise CamsegError(f"--batch-size must be at least 1, got {batch_size}")
     dev = resolve_device(device)
     ckpt = load_checkpoint(ckpt_path)
-    info = resolve_dataset(ckpt, data, layout)
+    settings = split_settings(ckpt, split_by, val_sequences, test_sequences)
+    info = resolve_dataset(ckpt, data, layout, settings)
     refs = info.samples(split)
     classes: ClassMap = ckpt["classes_map"]
     dataset = SegDataset(refs, info.classes, EvalTransform(ckpt["image_size"], ckpt["normalization"]))
@@ -128,7 +154,7 @@ def evaluate_checkpoint(
         bootstrap=bootstrap,
         seed=seed,
         seconds=seconds,
-        stamp=stamp(ckpt_path, refs),
+        stamp=stamp(ckpt_path, refs) | {"split": settings},
     )
 
 

@@ -1,0 +1,13 @@
+"""Options shared by several commands, declared once."""
+
+from __future__ import annotations
+
+import typer
+
+SPLIT_BY_AS_TRAINED = typer.Option(
+    None,
+    "--split-by",
+    help="dataset: its own split; sequence: whole sequences, none in two splits (default: as trained).",
+)
+VAL_SEQUENCES = typer.Option(None, "--val-sequences", help="With --split-by sequence, e.g. 0006R0.")
+TEST_SEQUENCES = typer.Option(None, "--test-sequences", help="With --split-by sequence, e.g. Seq05VD.")
