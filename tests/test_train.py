@@ -3,6 +3,7 @@ Ctrl-C exits 130, NaN stops the run, sweeps and torchrun (gloo) work. Tiny sizes
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import signal
@@ -37,7 +38,7 @@ ARCH = "mobilenet_v3_large"
 # The learning run: 14 training images of 64x96, 4 epochs of 4 batches, from scratch.
 LEARN = dict(arch=ARCH, weights="none", epochs=4, batch_size=4, size=(64, 96), lr=3e-3, workers=0)
 # Mechanics runs (resume, Ctrl-C, NaN, sweep, DDP) only need to run, not to learn: 8 images of 48x64.
-MECH = dict(LEARN, epochs=2, size=(48, 64))
+MECH = dict(LEARN, epochs=2, size=(48, 64), batch_size=2)  # four steps per epoch
 TINY = ["--arch", ARCH, "--weights", "none", "--batch-size", "4", "--size", "48x64", "--workers", "0"]
 RUN = f"{ARCH}-none"
 
@@ -244,10 +245,10 @@ def test_resume_mid_epoch_continues_exactly(small, tmp_path):
     whole = fit(TrainConfig(data=str(small), out=str(tmp_path / "whole"), **MECH))
     config = TrainConfig(data=str(small), out=str(tmp_path / "cut"), **MECH)
     with pytest.raises(TrainingInterrupted) as stop:
-        fit(config, StopAt(epoch=1, batch=1))  # after the first of epoch 2's two batches
+        fit(config, StopAt(epoch=1, batch=1))  # reported once step 2 is under way: stops after 2 of 4
     assert "--resume" in stop.value.hint and RUN in stop.value.hint
     last = torch.load(config.last_path, weights_only=True)
-    assert last["epoch"] == 1 and last["resume"]["progress"]["epoch_state"]["batches_done"] == 1
+    assert last["epoch"] == 1 and last["resume"]["progress"]["epoch_state"]["batches_done"] == 2
     resumed = fit(resume_config(config.out, RUN), resume=True)
     assert resumed.epochs == 2 and [r["epoch"] for r in resumed.history] == [1, 2]
     for col in ("train_loss", "val_loss", "val_miou", "lr"):
@@ -295,11 +296,11 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_state(small
     def poisoned(self, outputs, target):
         calls["n"] += 1
         loss = real(self, outputs, target)
-        return loss * float("nan") if calls["n"] > 2 else loss  # epoch 1 has 2 batches
+        return loss * float("nan") if calls["n"] > 4 else loss  # epoch 1 has 4 batches
 
     monkeypatch.setattr(SegLoss, "forward", poisoned)
     config = TrainConfig(data=str(small), out=str(tmp_path), **MECH)
-    with pytest.raises(CamsegError, match=r"loss is nan at epoch 2, batch 1/2 .* last good state .*epoch 1"):
+    with pytest.raises(CamsegError, match=r"loss is nan at epoch 2, batch 1/4 .* last good state .*epoch 1"):
         fit(config)
     last = torch.load(tmp_path / "runs" / RUN / "last.pt", weights_only=True)
     assert last["epoch"] == 1 and all(math.isfinite(float(v.float().sum())) for v in last["model"].values())
@@ -368,3 +369,23 @@ def test_cuda_compile_runs(small, tmp_path):
     config = TrainConfig(data=str(small), out=str(tmp_path), **{**MECH, "device": "cuda", "compile": True})
     result = fit(config)
     assert result.epochs == 2 and all(math.isfinite(r["train_loss"]) for r in result.history)
+
+
+@pytest.mark.slow
+def test_patience_stops_early_and_keeps_the_best_epoch(small, tmp_path, monkeypatch):
+    from camseg_cli.core.engine import Trainer
+
+    real = Trainer.validate
+    mious = iter([0.5, 0.4, 0.3, 0.2, 0.1])
+
+    def worsening(self, *a, **k):
+        val = real(self, *a, **k)
+        return dataclasses.replace(val, scores=dataclasses.replace(val.scores, miou=next(mious)))
+
+    monkeypatch.setattr(Trainer, "validate", worsening)
+    config = TrainConfig(data=str(small), out=str(tmp_path), **{**MECH, "epochs": 5, "patience": 2})
+    result = fit(config)
+    assert result.stopped_early and result.epochs == 3 and result.best_epoch == 1
+    best = torch.load(config.best_path, weights_only=True)
+    assert best["epoch"] == 1 and best["epochs"] == 3 and best["metrics"]["miou"] == 0.5
+    assert fit(config, resume=True).epochs == 3  # a finished run stays finished

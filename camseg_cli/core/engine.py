@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import nullcontext
@@ -61,6 +62,18 @@ class EpochState:
 
 
 @dataclass
+class _Step:
+    """An optimizer step whose micro-batch losses still sit on the device."""
+
+    epoch: int
+    batch: int  # micro-batches of the epoch done after this step
+    batches: int
+    losses: torch.Tensor
+    images: int
+    lr: float
+
+
+@dataclass
 class ValResult:
     loss: float
     scores: Scores
@@ -105,36 +118,71 @@ class Trainer:
         return nullcontext()
 
     def train_epoch(self, loader: Iterable, epoch: int, batches: int, state: EpochState) -> EpochState:
-        """Train on `loader` (which already skips the state.batches_done finished batches)."""
+        """Train on `loader` (which already skips the state.batches_done finished batches).
+
+        A step's loss is read back only once the next step is queued, so the GPU never waits on the
+        host between steps; a NaN is thus seen one step late, which is harmless since nothing is
+        saved mid-epoch except on Ctrl-C, and then only the state these steps led to.
+        """
         self.model.train()
         start = time.perf_counter() - state.seconds
         acc = self.accumulate
-        for i, (images, masks) in enumerate(loader, start=state.batches_done):
-            group_end = min((i // acc + 1) * acc, batches)  # this micro-batch's group ends there
-            last_of_group = i + 1 == group_end
-            with self._sync(last_of_group):
-                with autocast(self.device, self.dtype):
-                    outputs = self.model(self._images(images))
-                    loss = self.criterion(outputs, masks.to(self.device, non_blocking=True))
-                self.scaler.scale(loss / (group_end - (i // acc) * acc)).backward()
-            # one host sync per micro-batch: the loss is needed for the NaN check and the progress bar
-            value = float(all_sum(self.dist, loss.detach().float().clone()) / self.dist.world)
-            if not torch.isfinite(torch.tensor(value)):
-                raise NonFiniteLoss(f"loss is {value} at epoch {epoch + 1}, batch {i + 1}/{batches}")
-            state.loss_sum += value
-            state.losses += 1
-            state.images += images.shape[0] * self.dist.world
-            if last_of_group:
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
-                self.optimizer.zero_grad(set_to_none=True)
-                self.scheduler.step()
-                state.batches_done = i + 1
-                state.seconds = time.perf_counter() - start
-                lr = self.optimizer.param_groups[0]["lr"]
-                self.events.step(epoch, i + 1, batches, value, state.images / max(state.seconds, 1e-9), lr)
+        queue: list[_Step] = []  # optimizer steps taken whose losses are not read back yet
+        losses: list[torch.Tensor] = []
+        try:
+            for i, (images, masks) in enumerate(loader, start=state.batches_done):
+                group_start = (i // acc) * acc
+                group_end = min(group_start + acc, batches)  # this micro-batch's accumulation group
+                last_of_group = i + 1 == group_end
+                with self._sync(last_of_group):
+                    with autocast(self.device, self.dtype):
+                        outputs = self.model(self._images(images))
+                        loss = self.criterion(outputs, masks.to(self.device, non_blocking=True))
+                    self.scaler.scale(loss / (group_end - group_start)).backward()
+                losses.append(loss.detach().float())
+                if last_of_group:
+                    self.scaler.step(self.optimizer)
+                    self.scaler.update()
+                    self.optimizer.zero_grad(set_to_none=True)
+                    self.scheduler.step()
+                    lr = self.optimizer.param_groups[0]["lr"]
+                    images_done = len(losses) * images.shape[0] * self.dist.world
+                    queue.append(_Step(epoch, i + 1, batches, torch.stack(losses), images_done, lr))
+                    losses = []
+                    self._flush(queue, state, start, keep=1)
+        except NonFiniteLoss:
+            raise
+        except BaseException:  # Ctrl-C: account for every step the weights already took, so that
+            # the saved state is consistent (no collectives now: other ranks may be elsewhere)
+            self._flush(queue, state, start, keep=0, reduce=False)
+            raise
+        self._flush(queue, state, start, keep=0)
         state.seconds = time.perf_counter() - start
         return state
+
+    def _flush(
+        self, queue: list[_Step], state: EpochState, start: float, keep: int, reduce: bool = True
+    ) -> None:
+        """Read back the losses of all but the `keep` newest steps (a host sync), check them, report them."""
+        while len(queue) > keep:
+            step = queue[0]
+            values = step.losses
+            if reduce:
+                values = all_sum(self.dist, values.clone()) / self.dist.world
+            values = values.tolist()
+            bad = next((v for v in values if not math.isfinite(v)), None)
+            if bad is not None:
+                raise NonFiniteLoss(
+                    f"loss is {bad} at epoch {step.epoch + 1}, batch {step.batch}/{step.batches}"
+                )
+            state.loss_sum += sum(values)
+            state.losses += len(values)
+            state.images += step.images
+            state.batches_done = step.batch
+            state.seconds = time.perf_counter() - start
+            queue.pop(0)
+            ips = state.images / max(state.seconds, 1e-9)
+            self.events.step(step.epoch, step.batch, step.batches, values[-1], ips, step.lr)
 
     @torch.no_grad()
     def validate(self, loader: Any, num_classes: int, ignore_index: int) -> ValResult:

@@ -84,6 +84,9 @@ def write_preview(
                 if row == 0:
                     ax.set_title(f"{label} {i + 1}", fontsize=8)
             axes[row][0].set_ylabel(aug_name(aug), fontsize=9)
-    fig.suptitle(f"augmentations at {h}x{w} (mask over image; magenta = ignored padding)", fontsize=10)
+    pad = f"{info.classes.void_name} (void)" if info.classes.void is not None else "magenta"
+    fig.suptitle(
+        f"augmentations at {h}x{w}: mask over image; padding is {pad}, ignored by the loss", fontsize=10
+    )
     fig.tight_layout()
     return save_figure(dest, fig)
