@@ -28,9 +28,10 @@ from camseg_cli.core.inference import EvalTransform, collate_eval, evaluate_load
 from camseg_cli.core.metrics import scores_from_matrix
 from camseg_cli.core.model import load_checkpoint, model_from_checkpoint
 from camseg_cli.core.optim import SegLoss, WarmupDecay
+from camseg_cli.core.resume import resume_config
 from camseg_cli.core.runstate import COLUMNS
 from camseg_cli.core.synthetic import write_dataset
-from camseg_cli.core.train import TrainingInterrupted, fit, resume_config
+from camseg_cli.core.train import TrainingInterrupted, fit
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]

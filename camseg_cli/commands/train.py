@@ -21,8 +21,9 @@ from camseg_cli.core.data import LAYOUTS, open_dataset
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.model import ARCHS
 from camseg_cli.core.preview import write_preview
+from camseg_cli.core.resume import resume_config
 from camseg_cli.core.sizes import parse_size
-from camseg_cli.core.train import TrainingInterrupted, TrainResult, fit, resume_config
+from camseg_cli.core.train import TrainingInterrupted, TrainResult, fit
 from camseg_cli.progress import TrainProgress
 
 log = logging.getLogger("camseg")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from torch import nn
 from camseg_cli.core import distributed, runstate
 from camseg_cli.core.augment import aug_name
 from camseg_cli.core.class_weights import class_weights
-from camseg_cli.core.config import RUNTIME_FIELDS, TrainConfig
+from camseg_cli.core.config import TrainConfig
 from camseg_cli.core.data import DatasetInfo, open_dataset
 from camseg_cli.core.engine import EpochState, NonFiniteLoss, Trainer, TrainEvents, ValResult
 from camseg_cli.core.errors import CamsegError
@@ -26,6 +25,7 @@ from camseg_cli.core.inference import amp_dtype
 from camseg_cli.core.loaders import Loaders, make_loaders, steps_per_epoch
 from camseg_cli.core.model import build_model, load_checkpoint, make_checkpoint, save_checkpoint
 from camseg_cli.core.optim import SegLoss, make_optimizer, make_scheduler, train_pixel_counts
+from camseg_cli.core.resume import RunProgress, read_last
 
 log = logging.getLogger("camseg")
 
@@ -53,46 +53,6 @@ class TrainResult:
     best_epoch: int
     stopped_early: bool
     history: list[dict[str, Any]]
-
-
-@dataclass
-class _Progress:
-    """Everything about a run's progress that resume must restore besides the tensors."""
-
-    history: list[dict[str, Any]] = field(default_factory=list)
-    best_miou: float = -math.inf
-    best_epoch: int = 0
-    bad_epochs: int = 0
-    stopped_early: bool = False
-    epoch_state: EpochState = field(default_factory=EpochState)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["epoch_state"] = self.epoch_state.to_dict()
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> _Progress:
-        return cls(**{**d, "epoch_state": EpochState(**d["epoch_state"])})
-
-
-def resume_config(out: str | Path, run: str, **overrides: Any) -> TrainConfig:
-    """The saved config of run `run` under `out`; only runtime fields (data, workers, ...) may change."""
-    last = read_last(Path(out) / "runs" / run / "last.pt")
-    saved = TrainConfig.from_dict(last["config"])
-    bad = sorted(set(overrides) - set(RUNTIME_FIELDS))
-    if bad:
-        raise CamsegError(f"a resumed run keeps its settings; cannot change {', '.join(bad)}")
-    return dataclasses.replace(saved, out=str(out), **overrides)
-
-
-def read_last(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise CamsegError(f"{path}: no resume state for this run — train without --resume to start it")
-    last = load_checkpoint(path)
-    if "resume" not in last:
-        raise CamsegError(f"{path}: holds no resume state (optimizer, schedule, RNG)")
-    return last
 
 
 def configure_backends(device: torch.device, deterministic: bool) -> None:
@@ -129,10 +89,10 @@ class _Run:
         self.last = read_last(config.last_path) if resume else None
         self.config = config
         self.info: DatasetInfo = open_dataset(self.config.data, self.config.layout)
-        self.progress = _Progress()
+        self.progress = RunProgress()
         if self.last is not None:
             self._check_same_classes()
-            self.progress = _Progress.from_dict(self.last["resume"]["progress"])
+            self.progress = RunProgress.from_dict(self.last["resume"]["progress"])
         elif config.last_path.exists() and d.is_main:
             log.warning(
                 "%s exists; starting run %s afresh (use --resume to continue it)",

@@ -1,0 +1,54 @@
+"""Resume state: the progress a run saves in last.pt beside its tensors, and the config it resumes with."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from camseg_cli.core.config import RUNTIME_FIELDS, TrainConfig
+from camseg_cli.core.engine import EpochState
+from camseg_cli.core.errors import CamsegError
+from camseg_cli.core.model import load_checkpoint
+
+
+@dataclass
+class RunProgress:
+    """Everything about a run's progress that resume must restore besides the tensors."""
+
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_miou: float = -math.inf
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    stopped_early: bool = False
+    epoch_state: EpochState = field(default_factory=EpochState)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["epoch_state"] = self.epoch_state.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunProgress:
+        return cls(**{**d, "epoch_state": EpochState(**d["epoch_state"])})
+
+
+def resume_config(out: str | Path, run: str, **overrides: Any) -> TrainConfig:
+    """The saved config of run `run` under `out`; only runtime fields (data, workers, ...) may change."""
+    last = read_last(Path(out) / "runs" / run / "last.pt")
+    saved = TrainConfig.from_dict(last["config"])
+    bad = sorted(set(overrides) - set(RUNTIME_FIELDS))
+    if bad:
+        raise CamsegError(f"a resumed run keeps its settings; cannot change {', '.join(bad)}")
+    return dataclasses.replace(saved, out=str(out), **overrides)
+
+
+def read_last(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise CamsegError(f"{path}: no resume state for this run — train without --resume to start it")
+    last = load_checkpoint(path)
+    if "resume" not in last:
+        raise CamsegError(f"{path}: holds no resume state (optimizer, schedule, RNG)")
+    return last
