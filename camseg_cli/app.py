@@ -16,8 +16,11 @@ from rich.markup import escape
 
 from camseg_cli.core.errors import CamsegError
 
-console = Console()  # results (stdout)
-err_console = Console(stderr=True)  # errors, warnings, progress
+# Piped or captured output has no terminal width; Rich would assume 80 columns and squeeze tables
+# into ellipses, so give plain-text readers (logs, CI, `| less`) room for the widest table.
+PLAIN_WIDTH = 160
+console = Console(width=None if sys.stdout.isatty() else PLAIN_WIDTH)  # results (stdout)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else PLAIN_WIDTH)  # errors, progress
 
 log = logging.getLogger("camseg")
 

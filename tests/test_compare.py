@@ -106,7 +106,7 @@ def two_runs(tmp_path_factory):
             run=f"m-{aug}",
             data=str(data),
             layout="rgb",
-            epoch=3,
+            epoch=2,  # the best epoch; 3 were trained
             history=history,
             train_seconds=12.5,
         )
@@ -136,6 +136,7 @@ def test_compare_writes_report_and_json(two_runs):
     runs = {r["run"]: r for r in doc["runs"]}
     assert set(runs) == {"m-none", "m-flip"}
     assert runs["m-none"]["delta_vs_baseline"] == 0
+    assert runs["m-none"]["epochs"] == 3  # epochs trained, not the best epoch
     flip = runs["m-flip"]
     assert flip["delta_ci"][0] <= flip["delta_vs_baseline"] <= flip["delta_ci"][1]
     assert 0 <= flip["p_value"] <= 1

@@ -60,7 +60,7 @@ def _metadata(path: Path, split_args: dict[str, Any]) -> dict[str, Any]:
         "name": run_name(ckpt),
         "arch": ckpt["arch"],
         "aug": str(ckpt.get("aug", "?")),
-        "epochs": int(ckpt.get("epoch", len(ckpt.get("history", [])))),
+        "epochs": int(ckpt.get("epochs", len(ckpt.get("history", [])))),  # "epoch" is the best one
         "train_seconds": float(ckpt.get("train_seconds", math.nan)),
         "history": list(ckpt.get("history", [])),
         "classes": ckpt["classes_map"],
