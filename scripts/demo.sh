@@ -7,10 +7,10 @@ CAMSEG=${CAMSEG:-.venv/bin/camseg}
 OUT=${OUT:-out}
 DATA="$OUT/demo-data"
 SIZE=${SIZE:-96x128}
-EPOCHS=${EPOCHS:-6}
+EPOCHS=${EPOCHS:-10}
 DEVICE=${DEVICE:-cpu}
 TRAIN=(--data "$DATA" --arch mobilenet_v3_large --weights none --size "$SIZE" --epochs "$EPOCHS"
-       --batch-size 8 --lr 0.002 --workers 0 --device "$DEVICE" --out "$OUT")
+       --batch-size 4 --lr 0.001 --workers 0 --device "$DEVICE" --out "$OUT")
 
 step() { printf '\n== %s\n' "$*"; }
 
