@@ -49,10 +49,19 @@ def _root(
 ) -> None:
     """camseg: which augmentation makes DeepLabV3 better on driving scenes, and can we trust it?"""
     _state["debug"] = debug
+    _write_file_names_as_given()
     level = logging.DEBUG if verbose or debug else logging.INFO
     handler = RichHandler(console=err_console, show_time=False, show_path=False, markup=False)
     logging.basicConfig(level=level, format="%(message)s", handlers=[handler], force=True)
     log.setLevel(level)
+
+
+def _write_file_names_as_given() -> None:
+    """A file name that is not UTF-8 reaches Python as surrogates; print its original bytes back, as ls
+    does, rather than fail with UnicodeEncodeError halfway through a table."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="surrogateescape")
 
 
 def command(*args: Any, **kwargs: Any) -> Callable[[Callable], Callable]:
@@ -66,7 +75,9 @@ def command(*args: Any, **kwargs: Any) -> Callable[[Callable], Callable]:
             except CamsegError as e:
                 if debug_enabled():
                     raise
-                err_console.print(f"[bold red]error:[/] {escape(str(e))}", soft_wrap=True, highlight=False)
+                # one line, even where a message quotes a library's multi-line error
+                text = " ".join(line.strip() for line in str(e).splitlines() if line.strip())
+                err_console.print(f"[bold red]error:[/] {escape(text)}", soft_wrap=True, highlight=False)
                 raise typer.Exit(1) from None
 
         return app.command(*args, **kwargs)(run)

@@ -190,13 +190,7 @@ def test_the_crafted_pickle_really_runs_code_when_unpickled(tmp_path):
     [
         ("truncated", "not a readable checkpoint"),
         ("foreign", "not a camseg checkpoint"),
-        pytest.param(
-            "text",
-            "not a readable",
-            marks=pytest.mark.xfail(
-                reason="model._torch_load lets torch.load's KeyError through", strict=False
-            ),
-        ),
+        ("text", "not a checkpoint"),
     ],
 )
 def test_bad_checkpoint_files_are_one_line_errors(run, tmp_path, content, message):

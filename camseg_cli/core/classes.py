@@ -88,9 +88,14 @@ class ClassMap:
             raise CamsegError(f"class map has {len(self.names)} names but {len(self.colors)} colours")
         if len(self.names) > 255:
             raise CamsegError(f"class map has {len(self.names)} classes; at most 255 fit an 8-bit mask")
+        for name, color in zip(self.names, self.colors):  # maps also come from files and checkpoints
+            if not isinstance(name, str) or not name.strip():
+                raise CamsegError(f"class name {name!r} is not a non-empty string")
+            if not (isinstance(color, tuple) and len(color) == 3 and all(_is_byte(v) for v in color)):
+                raise CamsegError(f"class {name!r}: colour {color!r} is not three integers in 0..255")
         _check_unique("class name", [n.lower() for n in self.names], self.names)
         _check_unique("colour", list(self.colors), self.names)
-        if self.void is not None and not 0 <= self.void < len(self.names):
+        if self.void is not None and not (type(self.void) is int and 0 <= self.void < len(self.names)):
             raise CamsegError(f"void index {self.void} is outside the {len(self.names)} classes")
 
     @property
@@ -117,14 +122,18 @@ class ClassMap:
     def from_dict(cls, d: dict[str, Any]) -> ClassMap:
         try:
             return cls(tuple(d["names"]), tuple(tuple(int(v) for v in c) for c in d["colors"]), d["void"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise CamsegError(f"malformed class map record: {e}") from e
+        except (KeyError, TypeError, ValueError, OverflowError) as e:
+            raise CamsegError(f"malformed class map record: {e.__class__.__name__}: {e}") from None
 
     @classmethod
     def from_pairs(cls, pairs: list[tuple[str, Color]] | tuple[tuple[str, Color], ...]) -> ClassMap:
         names = tuple(n for n, _ in pairs)
         void = next((i for i, n in enumerate(names) if n.lower() in VOID_NAMES), None)
         return cls(names, tuple(tuple(c) for _, c in pairs), void)
+
+
+def _is_byte(v: object) -> bool:
+    return isinstance(v, int | np.integer) and not isinstance(v, bool) and 0 <= v <= 255
 
 
 def _check_unique(what: str, keys: list, names: tuple[str, ...]) -> None:
@@ -254,8 +263,11 @@ def read_classmap(path: Path) -> ClassMap:
 
 
 def write_class_dict(cmap: ClassMap, path: Path) -> None:
-    lines = ["name,r,g,b"] + [f"{n},{c[0]},{c[1]},{c[2]}" for n, c in zip(cmap.names, cmap.colors)]
-    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    buf = io.StringIO()
+    rows = csv.writer(buf, lineterminator="\n")  # quotes a name with a comma or a quote in it
+    rows.writerow(["name", "r", "g", "b"])
+    rows.writerows([n, *c] for n, c in zip(cmap.names, cmap.colors))
+    Path(path).write_text(buf.getvalue(), encoding="utf-8")
 
 
 def write_codes(cmap: ClassMap, path: Path) -> None:

@@ -123,7 +123,15 @@ def detect_layout(root: Path) -> str:
 
 
 def _images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+    """Image files of a folder, sorted; two with one name (a.png, a.jpg) would be one sample: an error."""
+    paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+    seen: dict[str, Path] = {}
+    for p in paths:
+        if p.stem in seen:
+            other = seen[p.stem].name
+            raise CamsegError(f"{p}: duplicate name — {other} has the same name {p.stem!r}; keep one")
+        seen[p.stem] = p
+    return paths
 
 
 def _pair(images: list[Path], mask_dir: Path, suffix: str, kind: str) -> list[SampleRef]:

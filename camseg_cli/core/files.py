@@ -36,6 +36,29 @@ def atomic_path(dest: Path | str) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def make_folder(folder: Path | str) -> Path:
+    """Create an output folder now, so that one that cannot be written fails before any work is done."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CamsegError(f"{folder}: cannot write here ({e.strerror or e})") from None
+    return folder
+
+
+def remove_stale_temps(folder: Path | str, name: str = "") -> list[Path]:
+    """Delete the temp files a killed writer left in `folder` (all, or those of file `name`)."""
+    stale = sorted(p for p in Path(folder).glob(".*.tmp") if p.name.startswith(f".{name}"))
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
+
+
+def printable(text: str) -> str:
+    """Text safe to draw or print: file-name bytes that are not UTF-8 (kept as surrogates) become U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -32,6 +32,8 @@ def _color_lut(colors: tuple[tuple[int, int, int], ...]) -> np.ndarray:
 
 def decode_rgb_mask(rgb: np.ndarray, classes: ClassMap, source: str = "mask") -> np.ndarray:
     """RGB mask -> int64 class indices via one lookup-table gather; unknown colours raise."""
+    if rgb.ndim != 3 or rgb.shape[-1] != 3 or rgb.dtype != np.uint8:
+        raise CamsegError(f"{source}: RGB mask must be HxWx3 uint8, got {rgb.dtype} of shape {rgb.shape}")
     codes = pack_rgb(rgb)
     idx = _color_lut(classes.colors)[codes]
     bad = idx == UNKNOWN
@@ -48,8 +50,10 @@ def decode_rgb_mask(rgb: np.ndarray, classes: ClassMap, source: str = "mask") ->
 
 
 def check_index_mask(mask: np.ndarray, classes: ClassMap, source: str = "mask") -> np.ndarray:
-    """Index mask -> int64; any value outside the class map raises."""
-    bad = mask >= classes.num_classes
+    """Index mask -> int64; any value outside the class map (negative ones too) raises."""
+    if mask.ndim != 2 or not np.issubdtype(mask.dtype, np.integer):
+        raise CamsegError(f"{source}: index mask must be HxW integers, got {mask.dtype} {mask.shape}")
+    bad = (mask < 0) | (mask >= classes.num_classes)
     if bad.any():
         values, counts = np.unique(mask[bad], return_counts=True)
         worst = int(np.argmax(counts))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import pickle
 import platform
-import zipfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from torchvision.models import segmentation as seg
 from camseg_cli import __version__
 from camseg_cli.core.classes import ClassMap
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.files import write_with
+from camseg_cli.core.files import printable, write_with
 
 log = logging.getLogger("camseg")
 
@@ -156,18 +156,43 @@ def save_checkpoint(path: Path | str, ckpt: dict[str, Any]) -> Path:
 def _torch_load(path: Path) -> Any:
     try:
         # weights_only: tensors and plain containers only; a pickle that would run code is refused.
-        return torch.load(path, map_location="cpu", weights_only=True)
+        # A damaged file can make torch warn (odd pickle protocol) before it fails: one error is enough.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CamsegError(f"{path}: file not found") from None
     except IsADirectoryError:
         raise CamsegError(f"{path}: is a folder, not a checkpoint file") from None
-    except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else "unsafe content"
-        raise CamsegError(f"{path}: refused — not plain tensors and data ({first[:160]})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
+    except Exception as e:  # torch.load on arbitrary bytes raises many kinds (KeyError, OSError, ...)
+        if not _looks_saved(path):
+            raise CamsegError(f"{path}: not a checkpoint (not a file torch.save wrote)") from None
+        if isinstance(e, pickle.UnpicklingError):
+            raise CamsegError(
+                f"{path}: refused — it holds pickled objects or code, not plain tensors and data "
+                f"({_unpickle_reason(e)})"
+            ) from None
         raise CamsegError(
-            f"{path}: not a readable checkpoint (truncated or corrupt: {str(e)[:120]})"
+            f"{path}: not a readable checkpoint (truncated or corrupt: {e.__class__.__name__}: "
+            f"{str(e)[:120]})"
         ) from None
+
+
+def _looks_saved(path: Path) -> bool:
+    """torch.save writes a zip archive (or, in its legacy format, a pickle that starts with PROTO)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return False
+    return head == b"PK\x03\x04" or head[:1] == b"\x80"
+
+
+def _unpickle_reason(e: Exception) -> str:
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    reason = next((ln for ln in lines if "GLOBAL" in ln or "Unsupported" in ln), lines[0] if lines else "")
+    reason = reason.split(" was not an allowed global")[0].removeprefix("WeightsUnpickler error: ")
+    return reason[:120] or "unsafe content"
 
 
 def load_checkpoint(path: Path | str) -> dict[str, Any]:
@@ -187,10 +212,23 @@ def load_checkpoint(path: Path | str) -> dict[str, Any]:
     missing = [k for k in REQUIRED_KEYS if k not in ckpt]
     if missing:
         raise CamsegError(f"{path}: checkpoint lacks {', '.join(missing)}")
-    _check_arch(ckpt["arch"])
-    ckpt["classes_map"] = ClassMap.from_dict(ckpt["classes"])
+    if ckpt["arch"] not in ARCHS:
+        raise CamsegError(f"{path}: checkpoint's arch {ckpt['arch']!r} is none of {', '.join(ARCHS)}")
+    if not isinstance(ckpt["model"], dict):
+        raise CamsegError(f"{path}: checkpoint's model record is not a state dict")
+    size = ckpt["image_size"]
+    if not (isinstance(size, list | tuple) and len(size) == 2 and all(_is_side(v) for v in size)):
+        raise CamsegError(f"{path}: checkpoint's image_size {size!r} is not [height, width]")
+    try:
+        ckpt["classes_map"] = ClassMap.from_dict(ckpt["classes"])
+    except CamsegError as e:
+        raise CamsegError(f"{path}: {e}") from None
     ckpt.setdefault("path", str(path))
     return ckpt
+
+
+def _is_side(v: Any) -> bool:
+    return type(v) is int and v > 0
 
 
 def model_from_checkpoint(ckpt: dict[str, Any], device: torch.device | str = "cpu") -> nn.Module:
@@ -200,12 +238,16 @@ def model_from_checkpoint(ckpt: dict[str, Any], device: torch.device | str = "cp
     try:
         model.load_state_dict(ckpt["model"])
     except RuntimeError as e:
+        # torch lists every mismatch on its own line; the first one says what is wrong
+        problems = [ln.strip() for ln in str(e).splitlines()[1:] if ln.strip()] or [str(e)]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise CamsegError(
-            f"{ckpt.get('path', 'checkpoint')}: weights do not fit {ckpt['arch']}: {e}"
+            f"{ckpt.get('path', 'checkpoint')}: weights do not fit {ckpt['arch']} with "
+            f"{classes.num_classes} classes: {problems[0]}{more}"
         ) from None
     return model.to(device).eval()
 
 
 def run_name(ckpt: dict[str, Any]) -> str:
     """The run a checkpoint belongs to: recorded name, else the file's stem."""
-    return str(ckpt.get("run") or Path(ckpt.get("path", "run")).stem)
+    return printable(str(ckpt.get("run") or Path(ckpt.get("path", "run")).stem))

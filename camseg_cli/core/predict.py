@@ -24,7 +24,7 @@ from camseg_cli.core.classes import ClassMap
 from camseg_cli.core.data import IMAGE_EXTS, read_image
 from camseg_cli.core.device import default_workers, resolve_device
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.files import write_with
+from camseg_cli.core.files import make_folder, write_with
 from camseg_cli.core.inference import amp_dtype, predict_batch, preprocess
 from camseg_cli.core.model import load_checkpoint, model_from_checkpoint, run_name
 
@@ -210,6 +210,7 @@ def predict_files(
     )
     if not items:
         return result
+    make_folder(result.out)
     classes: ClassMap = ckpt["classes_map"]
     model = model_from_checkpoint(ckpt, dev)
     if dev.type == "cuda":

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from camseg_cli.core.files import save_figure, write_csv
+from camseg_cli.core.files import printable, save_figure, write_csv
 
 COLUMNS = ("epoch", "train_loss", "val_loss", "val_miou", "val_pixel_acc", "lr", "images_per_s", "seconds")
 RESUME_FORMAT = "camseg-resume"
@@ -86,6 +86,6 @@ def plot_curves(run_dir: Path, history: list[dict[str, Any]], title: str) -> Pat
     right.legend()
     for ax in (left, right):
         ax.grid(alpha=0.3)
-    fig.suptitle(title)
+    fig.suptitle(printable(title))
     fig.tight_layout()
     return save_figure(run_dir / "curves.png", fig)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from camseg_cli.core.data import SPLITS, DatasetInfo, read_sample
+from camseg_cli.core.files import printable
 
 # Rec. 601 luma, what "brightness" means in most image tools.
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float64)
@@ -127,7 +128,8 @@ def plot_counts(stats: DatasetStats):
     ax.set_yscale("log")
     ax.set_xticks(x + width * (len(stats.splits) - 1) / 2, names, rotation=60, ha="right", fontsize=8)
     ax.set_ylabel("pixels (log scale)")
-    ax.set_title(f"Class pixel counts — {Path(stats.info.root).name} ({stats.info.layout} layout)")
+    title = f"Class pixel counts — {printable(Path(stats.info.root).name)} ({stats.info.layout} layout)"
+    ax.set_title(title)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
