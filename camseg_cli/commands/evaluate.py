@@ -12,6 +12,7 @@ from camseg_cli.app import command, console, print_json
 from camseg_cli.core.data import LAYOUTS, SPLITS
 from camseg_cli.core.eval_result import EvalResult
 from camseg_cli.core.evaluate import evaluate_checkpoint, write_reports
+from camseg_cli.core.files import make_folder
 from camseg_cli.options import SPLIT_BY_AS_TRAINED, TEST_SEQUENCES, VAL_SEQUENCES
 from camseg_cli.progress import Reporter
 
@@ -86,11 +87,15 @@ def evaluate_cmd(
     split_by: str = SPLIT_BY_AS_TRAINED,
     val_sequences: str = VAL_SEQUENCES,
     test_sequences: str = TEST_SEQUENCES,
+    skip_bad: bool = typer.Option(
+        False, "--skip-bad", help="Leave out (and list) unreadable samples instead of stopping."
+    ),
     out: Path = typer.Option(Path("out"), "--out", help="Output folder; reports go to OUT/eval/."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object to stdout instead of tables."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Score a checkpoint on a dataset split at each label's own resolution."""
+    make_folder(out / "eval")  # an unwritable --out fails now, not after the evaluation
     reporter = Reporter(quiet=quiet or as_json)
     with reporter.session():
         result = evaluate_checkpoint(
@@ -107,6 +112,7 @@ def evaluate_cmd(
             split_by=split_by,
             val_sequences=val_sequences,
             test_sequences=test_sequences,
+            skip_bad=skip_bad,
         )
     paths = write_reports(result, out)
     if as_json:

@@ -88,6 +88,9 @@ def train_cmd(
     ctx: typer.Context,
     data: str = typer.Option("", "--data", "-d", help="Dataset folder (rgb, index or fastai layout)."),
     layout: str = typer.Option(None, "--layout", help=f"Force a layout: {', '.join(LAYOUTS)}."),
+    skip_bad: bool = typer.Option(
+        False, "--skip-bad", help="Leave out (and list) unreadable train/val samples instead of stopping."
+    ),
     aug: str = typer.Option("none", "--aug", help=f"Presets, combined with commas: {', '.join(PRESETS)}."),
     arch: str = typer.Option("resnet50", "--arch", help=f"{', '.join(ARCHS)}."),
     weights: str = typer.Option("coco", "--weights", help="coco, imagenet, none or a checkpoint path."),

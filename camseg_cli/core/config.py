@@ -25,6 +25,7 @@ class TrainConfig:
 
     data: str
     layout: str | None = None
+    skip_bad: bool = False  # leave out unreadable train/val samples (listed as warnings) instead of stopping
     aug: str = "none"
     arch: str = "resnet50"
     weights: str = "coco"

@@ -21,6 +21,7 @@ from camseg_cli.core.eval_result import EvalResult, report_stem, save_cache, sta
 from camseg_cli.core.files import save_figure, write_csv, write_json
 from camseg_cli.core.inference import EvalTransform, amp_dtype, collate_eval, evaluate_loader
 from camseg_cli.core.model import load_checkpoint, model_from_checkpoint, run_name
+from camseg_cli.core.validate import usable_samples
 
 Track = Callable[[Iterable, str], Iterable]
 
@@ -95,6 +96,7 @@ def evaluate_checkpoint(
     split_by: str | None = None,
     val_sequences: str | None = None,
     test_sequences: str | None = None,
+    skip_bad: bool = False,
 ) -> EvalResult:
     """Evaluate one checkpoint on one split at each label's own resolution.
 
@@ -110,6 +112,7 @@ def evaluate_checkpoint(
         workers: DataLoader worker processes; default 0 on CPU, 4 on CUDA.
         track: progress callback wrapping the batch iterable, `track(iterable, description)`.
         split_by, val_sequences, test_sequences: `dataset` or `sequence` split (default: as trained).
+        skip_bad: leave out (and log) samples that cannot be read instead of stopping at the first.
     """
     if batch_size < 1:
         raise CamsegError(f"--batch-size must be at least 1, got {batch_size}")
@@ -118,6 +121,8 @@ def evaluate_checkpoint(
     settings = split_settings(ckpt, split_by, val_sequences, test_sequences)
     info = resolve_dataset(ckpt, data, layout, settings)
     refs = info.samples(split)
+    if skip_bad:
+        refs = usable_samples(refs, info.classes, split)
     classes: ClassMap = ckpt["classes_map"]
     dataset = SegDataset(refs, info.classes, EvalTransform(ckpt["image_size"], ckpt["normalization"]))
     loader = DataLoader(

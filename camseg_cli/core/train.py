@@ -20,12 +20,13 @@ from camseg_cli.core.config import TrainConfig
 from camseg_cli.core.data import DatasetInfo, open_dataset
 from camseg_cli.core.engine import EpochState, NonFiniteLoss, Trainer, TrainEvents, ValResult
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.files import write_json
+from camseg_cli.core.files import remove_stale_temps, write_json
 from camseg_cli.core.inference import amp_dtype
 from camseg_cli.core.loaders import Loaders, make_loaders, steps_per_epoch
 from camseg_cli.core.model import build_model, load_checkpoint, make_checkpoint, save_checkpoint
 from camseg_cli.core.optim import SegLoss, make_optimizer, make_scheduler, train_pixel_counts
 from camseg_cli.core.resume import RunProgress, read_last
+from camseg_cli.core.validate import drop_bad
 
 log = logging.getLogger("camseg")
 
@@ -89,6 +90,8 @@ class _Run:
         self.last = read_last(config.last_path) if resume else None
         self.config = config
         self.info: DatasetInfo = open_dataset(self.config.data, self.config.layout)
+        if config.skip_bad:
+            self.info = drop_bad(self.info, ("train", "val"))
         self.progress = RunProgress()
         if self.last is not None:
             self._check_same_classes()
@@ -184,6 +187,9 @@ class _Run:
     def run(self) -> TrainResult:
         c, p = self.config, self.progress
         if self.d.is_main:
+            # a run killed mid-write (SIGKILL, power loss) leaves its temp files; the real ones are whole
+            remove_stale_temps(c.run_dir)
+            remove_stale_temps(c.out_dir, f"{c.best_path.name}.")
             write_json(c.run_dir / "config.json", c.to_dict())
         start = len(p.history)
         self.events.run_started(c.run_name, c.epochs, start, self.loaders.batches)
@@ -197,9 +203,14 @@ class _Run:
             self._save_last()
             raise TrainingInterrupted(c, len(p.history), p.epoch_state.batches_done) from None
         except NonFiniteLoss as e:
+            kept = (
+                f"the last good state is {c.last_path} (epoch {len(p.history)}) and the best checkpoint "
+                f"{c.best_path}"
+                if p.history
+                else "no epoch finished, so this run saved nothing"
+            )
             raise CamsegError(
-                f"training stopped: {e} — the last good state is {c.last_path} (epoch {len(p.history)}) "
-                f"and the best checkpoint {c.best_path}; lower --lr (now {c.lr:g}) and train again"
+                f"training stopped: {e} — {kept}; lower --lr (now {c.lr:g}) and train again"
             ) from None
         return TrainResult(
             c.run_name,

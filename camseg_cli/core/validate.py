@@ -1,0 +1,58 @@
+"""--skip-bad: read every sample of a split once, up front, and set aside the ones that cannot be used."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from camseg_cli.core.classes import ClassMap
+from camseg_cli.core.data import DatasetInfo, SampleRef, read_sample
+from camseg_cli.core.errors import CamsegError
+
+log = logging.getLogger("camseg")
+
+
+def _problem(ref: SampleRef, classes: ClassMap) -> str | None:
+    try:
+        read_sample(ref, classes)
+    except CamsegError as e:
+        return str(e)
+    return None
+
+
+def check_samples(
+    refs: Sequence[SampleRef], classes: ClassMap
+) -> tuple[list[SampleRef], list[tuple[SampleRef, str]]]:
+    """(good samples, [(bad sample, why)]): each image and mask decoded as training would read it.
+
+    Threads, because PNG decoding and the label lookup release the GIL; order is kept.
+    """
+    workers = min(8, os.cpu_count() or 1)
+    with ThreadPoolExecutor(workers) as pool:
+        problems = list(pool.map(lambda r: _problem(r, classes), refs))
+    good = [r for r, p in zip(refs, problems) if p is None]
+    bad = [(r, p) for r, p in zip(refs, problems) if p is not None]
+    return good, bad
+
+
+def usable_samples(refs: Sequence[SampleRef], classes: ClassMap, split: str) -> list[SampleRef]:
+    """The good samples of a split; each bad one is logged as a warning; none good is an error."""
+    good, bad = check_samples(refs, classes)
+    for _, why in bad:
+        log.warning("skipped bad sample (%s): %s", split, why)
+    if bad:
+        log.warning("--skip-bad: %d of %d %s samples skipped", len(bad), len(refs), split)
+    if not good:
+        raise CamsegError(f"every one of the {len(refs)} {split} samples is bad; the first: {bad[0][1]}")
+    return good
+
+
+def drop_bad(info: DatasetInfo, splits: Sequence[str]) -> DatasetInfo:
+    """`info` with the unusable samples of `splits` left out."""
+    kept = dict(info.splits)
+    for split in splits:
+        kept[split] = usable_samples(info.samples(split), info.classes, split)
+    return dataclasses.replace(info, splits=kept)
