@@ -11,3 +11,9 @@ SPLIT_BY_AS_TRAINED = typer.Option(
 )
 VAL_SEQUENCES = typer.Option(None, "--val-sequences", help="With --split-by sequence, e.g. 0006R0.")
 TEST_SEQUENCES = typer.Option(None, "--test-sequences", help="With --split-by sequence, e.g. Seq05VD.")
+CACHE = typer.Option(
+    "none",
+    "--cache",
+    help="Decoded samples: none (read every time), ram (this process) or disk (OUT/cache/, reused while "
+    "the files are unchanged).",
+)

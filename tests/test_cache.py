@@ -166,3 +166,41 @@ def test_unknown_mode_is_refused(data):
     refs, classes = _split(data)
     with pytest.raises(CamsegError, match="--cache 'gpu'"):
         sample_dataset(refs, classes, cache="gpu")
+
+
+def test_evaluate_scores_the_same_with_each_cache_and_the_cli_takes_cache(tmp_path):
+    from typer.testing import CliRunner
+
+    from camseg_cli.cli import app
+    from camseg_cli.core.evaluate import evaluate_checkpoint
+    from tests.test_evaluate import SIZE, tiny_checkpoint
+
+    cmap = preset("camvid11")
+    data = write_layout(tmp_path / "d", "rgb", {"test": random_samples(cmap, 3, SIZE, used=6)}, cmap)
+    ckpt = tiny_checkpoint(tmp_path / "tiny.pt", data, cmap)
+    results = [
+        evaluate_checkpoint(ckpt, split="test", device="cpu", bootstrap=0, cache=c, cache_dir=tmp_path / "c")
+        for c in ("none", "ram", "disk", "disk")  # the second disk run reads the cache the first wrote
+    ]
+    for r in results[1:]:
+        assert np.array_equal(r.per_image, results[0].per_image)
+    out = tmp_path / "out"
+    args = [
+        "evaluate",
+        str(ckpt),
+        "--device",
+        "cpu",
+        "--bootstrap",
+        "0",
+        "--cache",
+        "disk",
+        "--out",
+        str(out),
+    ]
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 0, done.output
+    assert [p.name for p in (out / "cache").iterdir()] == [
+        fingerprint(open_dataset(data).samples("test"), cmap)
+    ]
+    bad = CliRunner().invoke(app, [*args[:-4], "--cache", "gpu"])
+    assert bad.exit_code == 1 and "--cache 'gpu': choose one of none, ram, disk" in bad.output

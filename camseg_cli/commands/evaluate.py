@@ -13,7 +13,7 @@ from camseg_cli.core.data import LAYOUTS, SPLITS
 from camseg_cli.core.eval_result import EvalResult
 from camseg_cli.core.evaluate import evaluate_checkpoint, write_reports
 from camseg_cli.core.files import make_folder
-from camseg_cli.options import SPLIT_BY_AS_TRAINED, TEST_SEQUENCES, VAL_SEQUENCES
+from camseg_cli.options import CACHE, SPLIT_BY_AS_TRAINED, TEST_SEQUENCES, VAL_SEQUENCES
 from camseg_cli.progress import Reporter
 
 
@@ -90,6 +90,7 @@ def evaluate_cmd(
     skip_bad: bool = typer.Option(
         False, "--skip-bad", help="Leave out (and list) unreadable samples instead of stopping."
     ),
+    cache: str = CACHE,
     out: Path = typer.Option(Path("out"), "--out", help="Output folder; reports go to OUT/eval/."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object to stdout instead of tables."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
@@ -113,6 +114,8 @@ def evaluate_cmd(
             val_sequences=val_sequences,
             test_sequences=test_sequences,
             skip_bad=skip_bad,
+            cache=cache,
+            cache_dir=out / "cache",
         )
     paths = write_reports(result, out)
     if as_json:

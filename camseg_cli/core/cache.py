@@ -266,6 +266,12 @@ class CachedDataset(torch.utils.data.Dataset):
         return self.transform(image, mask) if self.transform else (image, mask)
 
 
+def check_cache(cache: str) -> None:
+    """Refuse an unknown --cache mode before any work is done."""
+    if cache not in MODES:
+        raise CamsegError(f"--cache {cache!r}: choose one of {', '.join(MODES)}")
+
+
 def sample_dataset(
     refs: Sequence[SampleRef],
     classes: ClassMap,
@@ -274,11 +280,10 @@ def sample_dataset(
     cache_dir: Path | str = Path("out") / "cache",
 ) -> SegDataset | CachedDataset:
     """The samples of `refs`, decoded from their files on every read (none) or cached in RAM or on disk."""
+    check_cache(cache)
     if cache == "none":
         return SegDataset(list(refs), classes, transform)
     if cache == "ram":
         return CachedDataset(refs, classes, build_ram(refs, classes), None, transform)
-    if cache == "disk":
-        folder, packed = open_disk(refs, classes, cache_dir)
-        return CachedDataset(refs, classes, packed, folder, transform)
-    raise CamsegError(f"--cache {cache!r}: choose one of {', '.join(MODES)}")
+    folder, packed = open_disk(refs, classes, cache_dir)
+    return CachedDataset(refs, classes, packed, folder, transform)

@@ -13,8 +13,9 @@ import torch
 from torch.utils.data import DataLoader
 
 from camseg_cli.core.bootstrap import bootstrap_ci
+from camseg_cli.core.cache import check_cache, sample_dataset
 from camseg_cli.core.classes import ClassMap
-from camseg_cli.core.data import DatasetInfo, SegDataset, open_dataset
+from camseg_cli.core.data import DatasetInfo, open_dataset
 from camseg_cli.core.device import default_workers, resolve_device
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.eval_result import EvalResult, report_stem, save_cache, stamp
@@ -97,6 +98,8 @@ def evaluate_checkpoint(
     val_sequences: str | None = None,
     test_sequences: str | None = None,
     skip_bad: bool = False,
+    cache: str = "none",
+    cache_dir: Path | str = Path("out") / "cache",
 ) -> EvalResult:
     """Evaluate one checkpoint on one split at each label's own resolution.
 
@@ -113,9 +116,12 @@ def evaluate_checkpoint(
         track: progress callback wrapping the batch iterable, `track(iterable, description)`.
         split_by, val_sequences, test_sequences: `dataset` or `sequence` split (default: as trained).
         skip_bad: leave out (and log) samples that cannot be read instead of stopping at the first.
+        cache: none, ram (decode the split up front, this process only) or disk (a memory-mapped copy
+            of the decoded split under cache_dir, reused by later evaluations while the files are unchanged).
     """
     if batch_size < 1:
         raise CamsegError(f"--batch-size must be at least 1, got {batch_size}")
+    check_cache(cache)
     dev = resolve_device(device)
     ckpt = load_checkpoint(ckpt_path)
     settings = split_settings(ckpt, split_by, val_sequences, test_sequences)
@@ -124,7 +130,8 @@ def evaluate_checkpoint(
     if skip_bad:
         refs = usable_samples(refs, info.classes, split)
     classes: ClassMap = ckpt["classes_map"]
-    dataset = SegDataset(refs, info.classes, EvalTransform(ckpt["image_size"], ckpt["normalization"]))
+    transform = EvalTransform(ckpt["image_size"], ckpt["normalization"])
+    dataset = sample_dataset(refs, info.classes, transform, cache, cache_dir)
     loader = DataLoader(
         dataset,
         batch_size=batch_size,
