@@ -44,3 +44,18 @@ def test_evaluate_split_by_sequence_explicit_and_as_trained(tmp_path):
     ckpt = _checkpoint(tmp_path, data, trained)
     seqs, n = _evaluated_sequences(tmp_path, [str(ckpt)])
     assert seqs == {"0006R0"} and n == 4
+
+
+def test_train_on_a_sequence_split_records_it_and_evaluate_follows(tmp_path):
+    data = write_dataset(tmp_path / "d", "rgb", images=12, size=(32, 48), seed=2)
+    out = tmp_path / "out"
+    args = ["train", "--data", str(data), "--arch", "mobilenet_v3_large", "--weights", "none"]
+    args += ["--size", "32x48", "--epochs", "1", "--batch-size", "2", "--workers", "0", "--device", "cpu"]
+    args += ["--out", str(out), "--run", "seq", "--split-by", "sequence"]
+    args += ["--val-sequences", "0016E5", "--test-sequences", "0006R0", "--quiet"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    seqs, n = _evaluated_sequences(tmp_path, [str(out / "seq.pt")])
+    assert seqs == {"0006R0"} and n == 4
+    bad = runner.invoke(app, [*args[:-1], "--split-by", "random"])
+    assert bad.exit_code == 1 and "--split-by" in bad.output

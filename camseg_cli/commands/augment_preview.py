@@ -6,7 +6,7 @@ import typer
 
 from camseg_cli.app import command, console
 from camseg_cli.core.augment import PRESETS, split_sweep
-from camseg_cli.core.data import LAYOUTS, SPLITS, open_dataset
+from camseg_cli.core.data import READ_LAYOUTS, SPLITS, open_dataset
 from camseg_cli.core.preview import write_preview
 from camseg_cli.core.sizes import parse_size
 
@@ -14,7 +14,7 @@ from camseg_cli.core.sizes import parse_size
 @command("augment-preview")
 def augment_preview_cmd(
     data: str = typer.Option(..., "--data", "-d", help="Dataset folder (rgb, index or fastai layout)."),
-    layout: str = typer.Option(None, "--layout", help=f"Force a layout: {', '.join(LAYOUTS)}."),
+    layout: str = typer.Option(None, "--layout", help=f"Force a layout: {', '.join(READ_LAYOUTS)}."),
     aug: str = typer.Option(",".join(PRESETS), "--aug", help="One row per comma item; '+' combines presets."),
     size: str = typer.Option("360x480", "--size", help="Training size HxW."),
     samples: int = typer.Option(4, "--samples", "-n", help="Images per row."),

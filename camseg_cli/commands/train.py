@@ -17,13 +17,14 @@ from rich.table import Table
 from camseg_cli.app import command, console, err_console
 from camseg_cli.core.augment import PRESETS
 from camseg_cli.core.config import OPTIMIZERS, RUNTIME_FIELDS, SCHEDULES, TrainConfig, sweep_configs
-from camseg_cli.core.data import LAYOUTS, open_dataset
+from camseg_cli.core.data import READ_LAYOUTS, open_dataset
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.model import ARCHS
 from camseg_cli.core.preview import write_preview
 from camseg_cli.core.resume import resume_config
 from camseg_cli.core.sizes import parse_size
 from camseg_cli.core.train import TrainingInterrupted, TrainResult, fit
+from camseg_cli.options import TEST_SEQUENCES, VAL_SEQUENCES
 from camseg_cli.progress import TrainProgress
 
 log = logging.getLogger("camseg")
@@ -78,7 +79,7 @@ def _summary(results: list[TrainResult]) -> Table:
 def _preview(configs: list[TrainConfig], sweep: bool) -> None:
     c = configs[0]
     dest = Path(c.out) / "augment-preview.png" if sweep else c.run_dir / "augment-preview.png"
-    info = open_dataset(c.data, c.layout)
+    info = open_dataset(c.data, c.layout, c.split_by, c.val_sequences, c.test_sequences)
     path = write_preview(dest, info, [x.aug for x in configs], c.size, seed=c.seed)
     console.print(f"augmentation preview: {path}", highlight=False)
 
@@ -87,7 +88,12 @@ def _preview(configs: list[TrainConfig], sweep: bool) -> None:
 def train_cmd(
     ctx: typer.Context,
     data: str = typer.Option("", "--data", "-d", help="Dataset folder (rgb, index or fastai layout)."),
-    layout: str = typer.Option(None, "--layout", help=f"Force a layout: {', '.join(LAYOUTS)}."),
+    layout: str = typer.Option(None, "--layout", help=f"Force a layout: {', '.join(READ_LAYOUTS)}."),
+    split_by: str = typer.Option(
+        "dataset", "--split-by", help="dataset: its own split; sequence: whole sequences, none in two splits."
+    ),
+    val_sequences: str = VAL_SEQUENCES,
+    test_sequences: str = TEST_SEQUENCES,
     skip_bad: bool = typer.Option(
         False, "--skip-bad", help="Leave out (and list) unreadable train/val samples instead of stopping."
     ),

@@ -9,7 +9,7 @@ from typing import Any
 
 from camseg_cli.core.augment import aug_name, split_sweep
 from camseg_cli.core.class_weights import METHODS as CLASS_WEIGHT_METHODS
-from camseg_cli.core.data import LAYOUTS
+from camseg_cli.core.data import READ_LAYOUTS
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.model import ARCHS
 
@@ -25,6 +25,9 @@ class TrainConfig:
 
     data: str
     layout: str | None = None
+    split_by: str = "dataset"  # or "sequence": whole sequences per split, none in two (see core/splits.py)
+    val_sequences: str | None = None
+    test_sequences: str | None = None
     skip_bad: bool = False  # leave out unreadable train/val samples (listed as warnings) instead of stopping
     aug: str = "none"
     arch: str = "resnet50"
@@ -104,7 +107,8 @@ def _check(c: TrainConfig) -> None:
     _choice("--schedule", c.schedule, SCHEDULES)
     _choice("--class-weights", c.class_weights, CLASS_WEIGHT_METHODS)
     if c.layout is not None:
-        _choice("--layout", c.layout, LAYOUTS)
+        _choice("--layout", c.layout, READ_LAYOUTS)
+    _choice("--split-by", c.split_by, ("dataset", "sequence"))
     if c.epochs < 1:
         raise CamsegError("--epochs must be at least 1")
     if c.batch_size < 2:

@@ -89,7 +89,9 @@ class _Run:
         self.d, self.events = d, events
         self.last = read_last(config.last_path) if resume else None
         self.config = config
-        self.info: DatasetInfo = open_dataset(self.config.data, self.config.layout)
+        self.info: DatasetInfo = open_dataset(
+            config.data, config.layout, config.split_by, config.val_sequences, config.test_sequences
+        )
         if config.skip_bad:
             self.info = drop_bad(self.info, ("train", "val"))
         self.progress = RunProgress()
