@@ -20,7 +20,13 @@ from camseg_cli.core.device import default_workers, resolve_device
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.eval_result import EvalResult, report_stem, save_cache, stamp
 from camseg_cli.core.files import save_figure, write_csv, write_json
-from camseg_cli.core.inference import EvalTransform, amp_dtype, collate_eval, evaluate_loader
+from camseg_cli.core.inference import (
+    EvalTransform,
+    amp_dtype,
+    collate_eval,
+    evaluate_loader,
+    inference_channels_last,
+)
 from camseg_cli.core.model import load_checkpoint, model_from_checkpoint, run_name
 from camseg_cli.core.validate import usable_samples
 
@@ -141,14 +147,14 @@ def evaluate_checkpoint(
         pin_memory=dev.type == "cuda",
     )
     model = model_from_checkpoint(ckpt, dev)
-    cuda = dev.type == "cuda"
-    if cuda:
+    nhwc = inference_channels_last(dev)
+    if nhwc:
         model = model.to(memory_format=torch.channels_last)
     run = run_name(ckpt)
     wrap = (lambda it: track(it, f"evaluate {run} {split}")) if track else None
     start = time.perf_counter()
     cm = evaluate_loader(
-        model, loader, classes.num_classes, classes.ignore_index, dev, amp_dtype(dev), wrap, cuda
+        model, loader, classes.num_classes, classes.ignore_index, dev, amp_dtype(dev), wrap, nhwc
     )
     per_image = cm.per_image().cpu().numpy()  # the one host sync of the evaluation
     ignored = cm.ignored().cpu().numpy()

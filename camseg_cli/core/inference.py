@@ -64,6 +64,12 @@ def amp_dtype(device: torch.device, enabled: bool = True) -> torch.dtype | None:
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
+def inference_channels_last(device: torch.device) -> bool:
+    """NHWC for inference on CUDA and on CPUs with oneDNN, whose convolutions run 1.4-1.7x faster in it
+    (benchmarks/NOTES.md). evaluate and predict both ask here, so their argmax stays the same."""
+    return device.type == "cuda" or torch.backends.mkldnn.is_available()
+
+
 def model_logits(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     """torchvision segmentation models return a dict; exports and wrappers may return the tensor."""
     out = model(images)

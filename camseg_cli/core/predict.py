@@ -25,7 +25,7 @@ from camseg_cli.core.data import IMAGE_EXTS, read_image
 from camseg_cli.core.device import default_workers, resolve_device
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.files import make_folder, write_with
-from camseg_cli.core.inference import amp_dtype, predict_batch, preprocess
+from camseg_cli.core.inference import amp_dtype, inference_channels_last, predict_batch, preprocess
 from camseg_cli.core.model import load_checkpoint, model_from_checkpoint, run_name
 
 Track = Callable[[Iterable, str], Iterable]
@@ -213,7 +213,8 @@ def predict_files(
     make_folder(result.out)
     classes: ClassMap = ckpt["classes_map"]
     model = model_from_checkpoint(ckpt, dev)
-    if dev.type == "cuda":
+    nhwc = inference_channels_last(dev)
+    if nhwc:
         model = model.to(memory_format=torch.channels_last)
     dtype = amp_dtype(dev)
     dataset = _Images([p for p, _ in items], ckpt["image_size"], ckpt["normalization"])
@@ -233,7 +234,7 @@ def predict_files(
             if not good:
                 continue
             images = torch.stack([x for _, x, _ in good]).to(dev, non_blocking=True)
-            if dev.type == "cuda":
+            if nhwc:
                 images = images.contiguous(memory_format=torch.channels_last)
             preds = predict_batch(model, images, [img.shape[:2] for _, _, img in good], dtype, tta)
             jobs = []
