@@ -16,6 +16,7 @@ from camseg_cli.core import cache as cache_mod
 from camseg_cli.core.augment import AugSpec, EpochDataset, TrainTransform, parse_aug
 from camseg_cli.core.cache import META, CachedDataset, fingerprint, sample_dataset
 from camseg_cli.core.classes import preset
+from camseg_cli.core.config import RUNTIME_FIELDS, TrainConfig
 from camseg_cli.core.data import SegDataset, open_dataset
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.inference import EvalTransform
@@ -166,6 +167,9 @@ def test_unknown_mode_is_refused(data):
     refs, classes = _split(data)
     with pytest.raises(CamsegError, match="--cache 'gpu'"):
         sample_dataset(refs, classes, cache="gpu")
+    with pytest.raises(CamsegError, match="--cache 'gpu'"):
+        TrainConfig(data="d", cache="gpu")
+    assert "cache" in RUNTIME_FIELDS  # a resumed run may switch caches: the samples are the same
 
 
 def test_evaluate_scores_the_same_with_each_cache_and_the_cli_takes_cache(tmp_path):
@@ -204,3 +208,39 @@ def test_evaluate_scores_the_same_with_each_cache_and_the_cli_takes_cache(tmp_pa
     ]
     bad = CliRunner().invoke(app, [*args[:-4], "--cache", "gpu"])
     assert bad.exit_code == 1 and "--cache 'gpu': choose one of none, ram, disk" in bad.output
+
+
+def test_training_with_a_cache_gives_the_very_same_model(tmp_path):
+    from typer.testing import CliRunner
+
+    from camseg_cli.cli import app
+    from camseg_cli.core.synthetic import write_dataset
+
+    data = write_dataset(tmp_path / "d", images=8, size=(48, 64), seed=1)  # 4 train, 2 val
+    args = [
+        "train",
+        "--data",
+        str(data),
+        "--arch",
+        "mobilenet_v3_large",
+        "--weights",
+        "none",
+        "--epochs",
+        "1",
+    ]
+    args += ["--batch-size", "2", "--size", "48x64", "--workers", "0", "--device", "cpu", "--quiet"]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # bitwise-repeatable CPU kernels, and steady on a busy machine
+    try:
+        weights = {}
+        for cache in ("none", "ram", "disk"):
+            out = tmp_path / cache
+            done = CliRunner().invoke(app, [*args, "--out", str(out), "--cache", cache])
+            assert done.exit_code == 0, done.output
+            weights[cache] = torch.load(out / "mobilenet_v3_large-none.pt", weights_only=True)["model"]
+    finally:
+        torch.set_num_threads(threads)
+    assert len(list((tmp_path / "disk" / "cache").iterdir())) == 2  # the train and the val split
+    assert not (tmp_path / "none" / "cache").exists() and not (tmp_path / "ram" / "cache").exists()
+    for cache in ("ram", "disk"):
+        assert all(torch.equal(weights["none"][k], v) for k, v in weights[cache].items())

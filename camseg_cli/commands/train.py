@@ -24,7 +24,7 @@ from camseg_cli.core.preview import write_preview
 from camseg_cli.core.resume import resume_config
 from camseg_cli.core.sizes import parse_size
 from camseg_cli.core.train import TrainingInterrupted, TrainResult, fit
-from camseg_cli.options import TEST_SEQUENCES, VAL_SEQUENCES
+from camseg_cli.options import CACHE, TEST_SEQUENCES, VAL_SEQUENCES
 from camseg_cli.progress import TrainProgress
 
 log = logging.getLogger("camseg")
@@ -117,6 +117,7 @@ def train_cmd(
     seed: int = typer.Option(0, "--seed"),
     deterministic: bool = typer.Option(False, "--deterministic", help="Repeatable kernels (slower on CUDA)."),
     workers: int = typer.Option(4, "--workers", help="Image-loading processes (0: in the main process)."),
+    cache: str = CACHE,
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     amp: bool = typer.Option(True, "--amp/--no-amp", help="Mixed precision on CUDA (bf16, else fp16)."),
     compile: bool = typer.Option(False, "--compile", help="torch.compile the model (CUDA)."),

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from camseg_cli.core.augment import aug_name, split_sweep
+from camseg_cli.core.cache import MODES as CACHE_MODES
 from camseg_cli.core.class_weights import METHODS as CLASS_WEIGHT_METHODS
 from camseg_cli.core.data import READ_LAYOUTS
 from camseg_cli.core.errors import CamsegError
@@ -16,7 +17,7 @@ from camseg_cli.core.model import ARCHS
 OPTIMIZERS = ("adamw", "adam")
 SCHEDULES = ("poly", "cosine")
 # Fields that change how a run executes, not what it computes: a resumed run may take new values.
-RUNTIME_FIELDS = ("data", "workers", "device", "compile", "out")
+RUNTIME_FIELDS = ("data", "workers", "cache", "device", "compile", "out")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False
     workers: int = 4
+    cache: str = "none"  # decoded samples: none, ram or disk (out/cache/); see core/cache.py
     device: str = "auto"
     amp: bool = True
     compile: bool = False
@@ -106,6 +108,7 @@ def _check(c: TrainConfig) -> None:
     _choice("--optimizer", c.optimizer, OPTIMIZERS)
     _choice("--schedule", c.schedule, SCHEDULES)
     _choice("--class-weights", c.class_weights, CLASS_WEIGHT_METHODS)
+    _choice("--cache", c.cache, CACHE_MODES)
     if c.layout is not None:
         _choice("--layout", c.layout, READ_LAYOUTS)
     _choice("--split-by", c.split_by, ("dataset", "sequence"))

@@ -10,9 +10,10 @@ import torch
 from torch.utils.data import DataLoader
 
 from camseg_cli.core.augment import AugSpec, EpochDataset, EpochSampler, TrainTransform, parse_aug
+from camseg_cli.core.cache import sample_dataset
 from camseg_cli.core.config import TrainConfig
-from camseg_cli.core.data import DatasetInfo, SegDataset
-from camseg_cli.core.distributed import Dist, ShardSampler, train_sampler
+from camseg_cli.core.data import DatasetInfo, SampleRef, Transform
+from camseg_cli.core.distributed import Dist, ShardSampler, barrier, train_sampler
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.inference import EvalTransform, collate_eval
 from camseg_cli.core.model import NORMALIZATION
@@ -51,17 +52,31 @@ def _common(config: TrainConfig, device: torch.device) -> dict:
     }
 
 
+def _samples(
+    refs: list[SampleRef], info: DatasetInfo, transform: Transform | None, config: TrainConfig, d: Dist
+) -> torch.utils.data.Dataset:
+    """The split's samples, cached as --cache says. Built before the DataLoader forks its workers, so
+    they share a RAM cache; under torchrun rank 0 writes a disk cache first and the others then map it."""
+    rank0_first = config.cache == "disk" and d.enabled
+    if rank0_first and not d.is_main:
+        barrier(d)
+    dataset = sample_dataset(refs, info.classes, transform, config.cache, config.out_dir / "cache")
+    if rank0_first and d.is_main:
+        barrier(d)
+    return dataset
+
+
 def make_loaders(config: TrainConfig, info: DatasetInfo, d: Dist) -> Loaders:
     """Train: per-sample seeded augmentations at config.size. Val: resize + normalise, each image once."""
     classes = info.classes
     spec = AugSpec(parse_aug(config.aug), tuple(config.size), classes.ignore_index, config.seed)
-    train_set = EpochDataset(SegDataset(info.samples("train"), classes), TrainTransform(spec, NORMALIZATION))
-    sampler = EpochSampler(train_sampler(len(train_set), d, config.seed))
+    train_refs = info.samples("train")
+    sampler = EpochSampler(train_sampler(len(train_refs), d, config.seed))
     shard = len(sampler.inner)
     b = config.batch_size
     if shard < 2:
         raise CamsegError(
-            f"{len(train_set)} training image(s) over {d.world} process(es) leave {shard} per process — "
+            f"{len(train_refs)} training image(s) over {d.world} process(es) leave {shard} per process — "
             "BatchNorm needs at least 2"
         )
     if shard < b:
@@ -71,8 +86,10 @@ def make_loaders(config: TrainConfig, info: DatasetInfo, d: Dist) -> Loaders:
     drop_last = shard % b == 1  # a final batch of one image would break BatchNorm
     batches = shard // b if drop_last else math.ceil(shard / b)
     common = _common(config, d.device)
+    # checked before the samples are cached, so a bad --batch-size fails at once
+    train_set = EpochDataset(_samples(train_refs, info, None, config, d), TrainTransform(spec, NORMALIZATION))
     train = DataLoader(train_set, batch_size=b, sampler=sampler, drop_last=drop_last, **common)
-    val_set = SegDataset(info.samples("val"), classes, EvalTransform(config.size, NORMALIZATION))
+    val_set = _samples(info.samples("val"), info, EvalTransform(config.size, NORMALIZATION), config, d)
     val = DataLoader(
         val_set, batch_size=b, sampler=ShardSampler(len(val_set), d), collate_fn=collate_eval, **common
     )
