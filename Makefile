@@ -24,8 +24,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check camseg_cli tests benchmarks
 	$(BIN)/ruff format --check camseg_cli tests benchmarks
 
-bench: $(STAMP)
+bench: $(STAMP)  # CPU benchmarks; each prints a table and writes out/bench/NAME.json (bench_train.py needs a GPU)
 	$(BIN)/python benchmarks/bench_data.py
+	$(BIN)/python benchmarks/bench_predict.py
+	$(BIN)/python benchmarks/bench_eval.py
 
 clean:
 	rm -rf $(VENV) out/* build *.egg-info .pytest_cache .ruff_cache

@@ -1,19 +1,40 @@
-"""Data pipeline benchmark: camseg's label decoding vs the original project's, at 720x960 x 32 classes.
+"""Data pipeline benchmark: camseg vs the original project's approach, at 720x960 RGB-label data.
 
-Run: python benchmarks/bench_data.py [--json] [--repeat N]
-The baseline ("seed") is the course project's approach: one boolean map per class colour
-(np.all(label == colour, -1)), stacked and reduced with argmax/amax, measured in the same run.
+Run: python benchmarks/bench_data.py [--json] [--repeat N] [--images N] [--quick]
+
+Two parts, each beside its baseline measured in the same run:
+- label decoding at 720x960 x 32 classes: camseg's one LUT gather vs the original's per-class maps
+  (np.all(label == colour, -1)), stacked and reduced with argmax;
+- samples/s of load + decode + augment to 360x480 per preset: the original's Dataset (PIL re-read every
+  item, per-class decoding, torchvision transforms on image and mask separately) vs camseg's SegDataset
+  + albumentations preset, with --cache none, ram and disk (epoch 1 includes building the cache).
+One process, one sample at a time (a DataLoader worker's view): torch and OpenCV use one thread each.
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
+import time
+from pathlib import Path
 
+import cv2
 import numpy as np
+import torch
 from common import emit, timeit
+from PIL import Image
 
+from camseg_cli.core.augment import CROP_SCALE, AugSpec, EpochDataset, TrainTransform, parse_aug
+from camseg_cli.core.cache import sample_dataset
 from camseg_cli.core.classes import preset
+from camseg_cli.core.data import open_dataset
 from camseg_cli.core.labels import _color_lut, decode_rgb_mask, encode_rgb_mask
+from camseg_cli.core.model import NORMALIZATION
+from camseg_cli.core.synthetic import write_dataset
+
+SOURCE, SIZE = (720, 960), (360, 480)
+PRESETS = ("none", "flip", "crop", "perspective", "jitter", "all", "sharpen", "contrast")
+ORIGINAL_PRESETS = ("none", "flip", "crop", "perspective", "jitter", "all")  # what the original had
 
 
 def seed_decode(label: np.ndarray, palette: np.ndarray) -> np.ndarray:
@@ -30,7 +51,7 @@ def scene_mask(h: int, w: int, n: int, rng: np.random.Generator) -> np.ndarray:
 
 def bench_label_decode(repeat: int) -> dict:
     classes = preset("camvid32")
-    mask = scene_mask(720, 960, classes.num_classes, np.random.default_rng(0))
+    mask = scene_mask(*SOURCE, classes.num_classes, np.random.default_rng(0))
     rgb = encode_rgb_mask(mask, classes)
     _color_lut(classes.colors)  # the LUT is built once per class map, not per image
     assert np.array_equal(decode_rgb_mask(rgb, classes), mask)
@@ -44,12 +65,135 @@ def bench_label_decode(repeat: int) -> dict:
     }
 
 
+# ------------------------------------------------------------------------------------------ pipeline
+
+
+class OriginalDataset:
+    """The original project's loader: PIL re-read every item, per-class label decoding, and torchvision
+    transforms applied to image and mask separately (two random draws: wrong, but this is about cost)."""
+
+    def __init__(self, refs: list, palette: np.ndarray, name: str):
+        from torchvision import transforms as T
+
+        parts, near = parse_aug(name), T.InterpolationMode.NEAREST
+
+        def geometry(interp) -> list:
+            if "crop" in parts:
+                out = [T.RandomResizedCrop(SIZE, scale=CROP_SCALE, interpolation=interp)]
+            else:
+                out = [T.Resize(SIZE, interpolation=interp)]
+            out += [T.RandomHorizontalFlip()] if "flip" in parts else []
+            out += [T.RandomPerspective(0.2, p=0.5, interpolation=interp)] if "perspective" in parts else []
+            return out
+
+        colour = [T.ColorJitter(0.3, 0.3, 0.3, 0.05)] if "jitter" in parts else []
+        norm = T.Normalize(NORMALIZATION["mean"], NORMALIZATION["std"])
+        self.image_tf = T.Compose([*geometry(T.InterpolationMode.BILINEAR), *colour, T.ToTensor(), norm])
+        self.mask_tf = T.Compose(geometry(near))  # generous: the original also resized masks bilinearly
+        self.refs, self.palette = refs, palette
+
+    def __len__(self) -> int:
+        return len(self.refs)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        ref = self.refs[i]
+        image = Image.open(ref.image).convert("RGB")
+        label = np.asarray(Image.open(ref.mask).convert("RGB"))
+        mask = Image.fromarray(seed_decode(label, self.palette).astype(np.uint8))
+        return self.image_tf(image), torch.as_tensor(np.array(self.mask_tf(mask)), dtype=torch.int64)
+
+
+def epoch_rates(make, epochs: int) -> list[float]:
+    """Samples/s of each full pass over make()'s dataset; the first includes making it (cache builds)."""
+    start = time.perf_counter()
+    ds = make()
+    rates = []
+    for epoch in range(epochs):
+        for i in range(len(ds)):
+            ds[i] if isinstance(ds, OriginalDataset) else ds[epoch, i]
+        now = time.perf_counter()
+        rates.append(len(ds) / (now - start))
+        start = now
+    return rates
+
+
+def bench_pipeline(root: Path, presets: tuple[str, ...], baseline_images: int) -> dict:
+    """samples/s per preset: original vs camseg with --cache none / ram / disk, epochs 1 and 2."""
+    info = open_dataset(root)
+    refs = [r for split in ("train", "val", "test") for r in info.splits.get(split, [])]
+    classes, palette = info.classes, info.classes.palette()
+    out = {}
+    for name in presets:
+        spec = AugSpec(parse_aug(name), SIZE, classes.ignore_index, seed=0)
+
+        def camseg(cache: str, cache_dir: Path, spec=spec):
+            return lambda: EpochDataset(
+                sample_dataset(refs, classes, None, cache, cache_dir), TrainTransform(spec, NORMALIZATION)
+            )
+
+        camseg("none", root)()[0, 0]  # warm-up: first calls of OpenCV / torch kernels, not the pipeline
+        row = {"camseg_none": epoch_rates(camseg("none", root), 1)[0]}
+        if name in ORIGINAL_PRESETS:
+            OriginalDataset(refs[:1], palette, name)[0]
+            base = epoch_rates(lambda n=name: OriginalDataset(refs[:baseline_images], palette, n), 1)[0]
+            row["original"] = base
+        for cache in ("ram", "disk"):
+            with tempfile.TemporaryDirectory(dir=root.parent) as cache_dir:
+                e1, e2 = epoch_rates(camseg(cache, Path(cache_dir)), 2)
+            row[f"{cache}_epoch1"], row[f"{cache}_epoch2"] = e1, e2
+        out[name] = row
+    return out
+
+
+def summarise(pipe: dict) -> dict:
+    """The headline ratios: epoch 2 with a cache vs the original, and vs camseg without a cache."""
+    with_base = [r for r in pipe.values() if "original" in r]
+    e2 = [min(r["ram_epoch2"], r["disk_epoch2"]) / r["original"] for r in with_base]
+    return {
+        "pipeline_nocache_vs_original_min": min(r["camseg_none"] / r["original"] for r in with_base),
+        "pipeline_epoch2_cache_vs_original_min": min(e2),
+        "pipeline_epoch2_cache_vs_original_all": min(pipe["all"]["ram_epoch2"], pipe["all"]["disk_epoch2"])
+        / pipe["all"]["original"],
+        "pipeline_epoch2_vs_epoch1_ram_min": min(r["ram_epoch2"] / r["ram_epoch1"] for r in pipe.values()),
+    }
+
+
+def table(pipe: dict) -> str:
+    cols = ("original", "camseg_none", "ram_epoch1", "ram_epoch2", "disk_epoch1", "disk_epoch2")
+    lines = [
+        "samples/s, 720x960 -> 360x480, one thread",
+        f"{'preset':<12}" + "".join(f"{c:>13}" for c in cols),
+    ]
+    for name, row in pipe.items():
+        cells = "".join(f"{row[c]:>13.1f}" if c in row else f"{'-':>13}" for c in cols)
+        ratio = f"  epoch2/original {row['ram_epoch2'] / row['original']:.0f}x" if "original" in row else ""
+        lines.append(f"{name:<12}{cells}{ratio}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print one JSON object")
-    ap.add_argument("--repeat", type=int, default=9)
+    ap.add_argument("--repeat", type=int, default=9, help="label-decode timings per figure")
+    ap.add_argument("--images", type=int, default=24, help="720x960 samples for the pipeline figures")
+    ap.add_argument("--baseline-images", type=int, default=8, help="samples for the slow original loader")
+    ap.add_argument("--quick", action="store_true", help="8 images, presets none and all only")
+    ap.add_argument("--no-pipeline", action="store_true", help="label decoding only")
     args = ap.parse_args()
-    emit("bench_data", bench_label_decode(args.repeat), args.json)
+    torch.set_num_threads(1)  # as in a DataLoader worker
+    cv2.setNumThreads(0)
+    results = bench_label_decode(3 if args.quick else args.repeat)
+    pipe = None
+    if not args.no_pipeline:
+        images = 8 if args.quick else args.images
+        presets = ("none", "all") if args.quick else PRESETS
+        with tempfile.TemporaryDirectory(prefix="camseg-bench-") as tmp:
+            root = write_dataset(Path(tmp) / "data", "rgb", images=images, size=SOURCE, seed=0)
+            pipe = bench_pipeline(root, presets, min(images, 4 if args.quick else args.baseline_images))
+        results |= {"pipeline_images": images, **summarise(pipe), "pipeline": pipe}
+    emit("bench_data", results, args.json)
+    if pipe and not args.json:
+        print(table(pipe))
 
 
 if __name__ == "__main__":

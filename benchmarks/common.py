@@ -27,6 +27,21 @@ def timeit(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> float:
     return statistics.median(times)
 
 
+def interleaved(fns: dict[str, Callable[[], object]], repeat: int = 5, warmup: int = 1) -> dict[str, float]:
+    """Median wall time (ms) of each fn, timed in turns (a, b, a, b, ...) so load on a shared machine
+    falls on every candidate alike instead of on whichever ran while it lasted."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append((time.perf_counter() - t) * 1000)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
 def machine() -> dict:
     info = {"python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine()}
     try:
@@ -48,7 +63,9 @@ def emit(name: str, results: dict, as_json: bool, out: Path = ROOT / "out" / "be
     if as_json:
         print(json.dumps(doc))
         return
-    width = max(len(k) for k in results)
+    # nested results (per-preset rows, say) are left to the benchmark's own table
+    flat = {k: v for k, v in results.items() if not isinstance(v, dict | list)}
+    width = max(len(k) for k in flat)
     print(f"# {name}  ({doc['machine']})")
-    for k, v in results.items():
+    for k, v in flat.items():
         print(f"{k:<{width}}  {v:.3f}" if isinstance(v, float) else f"{k:<{width}}  {v}")
