@@ -244,3 +244,12 @@ def test_training_with_a_cache_gives_the_very_same_model(tmp_path):
     assert not (tmp_path / "none" / "cache").exists() and not (tmp_path / "ram" / "cache").exists()
     for cache in ("ram", "disk"):
         assert all(torch.equal(weights["none"][k], v) for k, v in weights[cache].items())
+
+
+@pytest.mark.parametrize("mode", ["ram", "disk"])
+def test_dataloader_workers_read_the_cache(data, tmp_path, mode):
+    refs, classes = _split(data)
+    ds = sample_dataset(refs, classes, None, mode, tmp_path / "c")
+    loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=2)
+    for (image, mask), (x, y) in zip(loader, SegDataset(refs, classes)):
+        assert np.array_equal(image.numpy(), x) and np.array_equal(mask.numpy(), y)

@@ -40,6 +40,7 @@ MODES = ("none", "ram", "disk")
 FORMAT, VERSION = "camseg-sample-cache", 1
 META, IMAGES, MASKS = "meta.json", "images.u8", "masks.u8"
 THREADS = min(4, os.cpu_count() or 1)  # PIL's PNG decoder and numpy's gathers release the GIL
+MASK_DTYPE = np.dtype(np.uint8)  # a ClassMap has at most 255 classes
 
 
 def _source(refs: Sequence[SampleRef], classes: ClassMap) -> str:
@@ -87,10 +88,6 @@ class Packed:
         return self.images[3 * a : 3 * b].reshape(h, w, 3), self.masks[a:b].reshape(h, w)
 
 
-def _mask_dtype(classes: ClassMap) -> np.dtype:
-    return np.dtype(np.uint8 if classes.num_classes <= 256 else np.uint16)
-
-
 def _shapes(refs: Sequence[SampleRef]) -> np.ndarray:
     """(h, w) of every image from its header alone; pixels are decoded once, while caching."""
     shapes = []
@@ -130,7 +127,7 @@ def build_ram(refs: Sequence[SampleRef], classes: ClassMap) -> Packed:
     """Decode a split into RAM once (read-only buffers, so a transform can never alter the cache)."""
     shapes = _shapes(refs)
     pixels = int((shapes[:, 0] * shapes[:, 1]).sum())
-    packed = Packed(np.empty(3 * pixels, np.uint8), np.empty(pixels, _mask_dtype(classes)), shapes)
+    packed = Packed(np.empty(3 * pixels, np.uint8), np.empty(pixels, MASK_DTYPE), shapes)
     log.info("caching %d samples in RAM (%.0f MB)", len(refs), packed.pixels * 4 / 1e6)
 
     def copy(i: int, image: np.ndarray, mask: np.ndarray) -> None:
@@ -167,7 +164,7 @@ def load_disk(folder: Path, key: str, count: int) -> Packed | None:
 
 def _write_disk(tmp: Path, key: str, source: str, refs: Sequence[SampleRef], classes: ClassMap) -> None:
     shapes = _shapes(refs)
-    dtype = _mask_dtype(classes)
+    dtype = MASK_DTYPE
     with open(tmp / IMAGES, "wb") as fi, open(tmp / MASKS, "wb") as fm:
         # in sample order, with plain writes: a full disk is an OSError here, not a SIGBUS in a mmap
         _fill(refs, classes, shapes, lambda i, image, mask: (fi.write(image), fm.write(mask.astype(dtype))))
