@@ -98,6 +98,8 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--only", default="", help="Run only the cases whose label contains this text.")
     args = p.parse_args()
+    if not torch.cuda.is_available():
+        raise SystemExit("bench_train.py measures GPU training and needs CUDA; this machine has none")
     torch.backends.cudnn.benchmark = True
     peak = peak_bf16_tflops()
     print(f"{torch.cuda.get_device_name()}  torch {torch.__version__}  bf16 dense peak {peak:.0f} TFLOP/s")
