@@ -2,7 +2,8 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEMO_DATA := out/demo-data
+DATA ?= out/demo-data
+TRAIN_ARGS ?=
 
 .PHONY: install test demo lint bench train-all clean
 
@@ -28,6 +29,11 @@ bench: $(STAMP)  # CPU benchmarks; each prints a table and writes out/bench/NAME
 	$(BIN)/python benchmarks/bench_data.py
 	$(BIN)/python benchmarks/bench_predict.py
 	$(BIN)/python benchmarks/bench_eval.py
+
+# The original study in one command: one run per augmentation, everything else equal. Re-running
+# continues unfinished runs and skips finished ones. Pass e.g. TRAIN_ARGS="--device cuda --epochs 50".
+train-all: $(STAMP)
+	$(BIN)/camseg train --data $(DATA) --aug none,flip,crop,perspective,jitter,all --sweep --resume $(TRAIN_ARGS)
 
 clean:
 	rm -rf $(VENV) out/* build *.egg-info .pytest_cache .ruff_cache
