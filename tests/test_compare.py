@@ -246,3 +246,11 @@ def test_compare_refuses_mismatched_class_maps(two_runs, tmp_path):
     result = runner.invoke(app, ["compare", str(paths[0]), str(other), "--out", str(tmp_path / "o")])
     assert result.exit_code == 1
     assert "class map" in result.output and str(other) in result.output and "Traceback" not in result.output
+
+
+def test_best_run_is_none_when_every_run_ties_or_the_class_is_absent():
+    from camseg_cli.core.compare import best_run
+
+    assert best_run(pd.Series({"a": 0.2, "b": 0.5})) == "b"
+    assert best_run(pd.Series({"a": 0.0, "b": 0.0})) is None
+    assert best_run(pd.Series({"a": float("nan"), "b": float("nan")})) is None

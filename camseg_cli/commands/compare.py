@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from camseg_cli.app import command, console, print_json
-from camseg_cli.core.compare import Comparison, compare, gather
+from camseg_cli.core.compare import Comparison, best_run, compare, gather
 from camseg_cli.core.compare_report import write_report
 from camseg_cli.core.data import LAYOUTS, SPLITS
 from camseg_cli.core.device import resolve_device
@@ -68,7 +68,7 @@ def class_table(c: Comparison) -> Table:
     for run in frame.columns:
         table.add_column(run, justify="right")
     for cls, row in frame.iterrows():
-        best = row.idxmax() if row.notna().any() else None
+        best = best_run(row)
         table.add_row(cls, *[f"[green]{_f(v)}[/]" if k == best else _f(v) for k, v in row.items()])
     return table
 

@@ -198,6 +198,12 @@ def per_class_frame(runs: Sequence[Run]) -> pd.DataFrame:
     return frame
 
 
+def best_run(row: pd.Series) -> str | None:
+    """The run with the highest IoU for a class; None when no run stands out (absent, or all tied)."""
+    vals = row.dropna()
+    return None if vals.empty or vals.max() == vals.min() else str(vals.idxmax())
+
+
 def class_shifts(per_class: pd.DataFrame, base: str, top: int = 3) -> dict[str, dict[str, list]]:
     """For each run: the classes whose IoU rose and fell most against the baseline."""
     shifts = {}

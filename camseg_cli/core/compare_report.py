@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from camseg_cli.core.compare import Comparison
+from camseg_cli.core.compare import Comparison, best_run
 from camseg_cli.core.data import open_dataset, read_sample
 from camseg_cli.core.files import save_figure, write_csv, write_text
 from camseg_cli.core.inference import predict_batch, preprocess
@@ -57,7 +57,7 @@ def plot_per_class(c: Comparison) -> Any:
     ax.set_xticks(range(frame.shape[1]), frame.columns, rotation=30, ha="right", fontsize=8)
     ax.set_yticks(range(frame.shape[0]), frame.index, fontsize=8)
     for i in range(data.shape[0]):
-        best = np.nanargmax(data[i]) if not np.isnan(data[i]).all() else -1
+        best = list(frame.columns).index(b) if (b := best_run(frame.iloc[i])) is not None else -1
         for j in range(data.shape[1]):
             if not math.isnan(data[i, j]):
                 color = "black" if data[i, j] > 0.6 else "white"
@@ -195,7 +195,7 @@ def markdown(c: Comparison, pictures: list[str]) -> str:
     lines.append(_row(["class", *frame.columns]))
     lines.append("|---|" + "---:|" * len(frame.columns))
     for cls, row in frame.iterrows():
-        best = row.idxmax() if row.notna().any() else None
+        best = best_run(row)
         cells = [f"**{_fmt(v)}**" if k == best else _fmt(v) for k, v in row.items()]
         lines.append(_row([cls, *cells]))
     lines += [""] + [f"![{p}]({p})" for p in pictures] + [""]
