@@ -14,11 +14,9 @@ from camseg_cli.cli import app
 from camseg_cli.core.classes import preset
 from camseg_cli.core.data import open_dataset, read_sample
 from camseg_cli.core.errors import CamsegError
+from camseg_cli.core.scene import DARK_FRACTION, LUMA, ROLES
 from camseg_cli.core.sizes import parse_size
 from camseg_cli.core.synthetic import (
-    DARK_FRACTION,
-    LUMA,
-    ROLES,
     frame_name,
     is_dark,
     render_scene,
