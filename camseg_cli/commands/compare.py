@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import typer
@@ -13,12 +12,9 @@ from camseg_cli.core.compare import Comparison, best_run, compare, gather
 from camseg_cli.core.compare_report import write_report
 from camseg_cli.core.data import LAYOUTS, SPLITS
 from camseg_cli.core.device import resolve_device
+from camseg_cli.core.files import fmt_number
 from camseg_cli.options import SPLIT_BY_AS_TRAINED, TEST_SEQUENCES, VAL_SEQUENCES
 from camseg_cli.progress import Reporter
-
-
-def _f(x: float, digits: int = 3) -> str:
-    return "—" if x is None or math.isnan(x) else f"{x:.{digits}f}"
 
 
 def ranking_table(c: Comparison) -> Table:
@@ -49,13 +45,13 @@ def ranking_table(c: Comparison) -> Table:
             r.arch,
             r.aug,
             str(r.epochs),
-            _f(r.miou),
-            f"{_f(r.miou_lo)}–{_f(r.miou_hi)}",
-            _f(r.pixel_acc),
-            _f(r.mean_acc),
+            fmt_number(r.miou),
+            f"{fmt_number(r.miou_lo)}–{fmt_number(r.miou_hi)}",
+            fmt_number(r.pixel_acc),
+            fmt_number(r.mean_acc),
             "—" if r.run == c.baseline.name else f"{r.delta_vs_baseline:+.4f}",
-            "" if r.run == c.baseline.name else f"{_f(r.delta_lo, 4)} to {_f(r.delta_hi, 4)}",
-            "" if r.run == c.baseline.name else _f(r.p_value),
+            "" if r.run == c.baseline.name else f"{fmt_number(r.delta_lo, 4)} to {fmt_number(r.delta_hi, 4)}",
+            "" if r.run == c.baseline.name else fmt_number(r.p_value),
             style="bold green" if i == 1 else None,
         )
     return table
@@ -69,7 +65,9 @@ def class_table(c: Comparison) -> Table:
         table.add_column(run, justify="right")
     for cls, row in frame.iterrows():
         best = best_run(row)
-        table.add_row(cls, *[f"[green]{_f(v)}[/]" if k == best else _f(v) for k, v in row.items()])
+        table.add_row(
+            cls, *[f"[green]{fmt_number(v)}[/]" if k == best else fmt_number(v) for k, v in row.items()]
+        )
     return table
 
 

@@ -12,13 +12,9 @@ from camseg_cli.app import command, console, print_json
 from camseg_cli.core.data import LAYOUTS, SPLITS
 from camseg_cli.core.eval_result import EvalResult
 from camseg_cli.core.evaluate import evaluate_checkpoint, write_reports
-from camseg_cli.core.files import make_folder
+from camseg_cli.core.files import fmt_number, make_folder
 from camseg_cli.options import CACHE, SPLIT_BY_AS_TRAINED, TEST_SEQUENCES, VAL_SEQUENCES
 from camseg_cli.progress import Reporter
-
-
-def _f(x: float, digits: int = 3) -> str:
-    return "—" if x is None or math.isnan(x) else f"{x:.{digits}f}"
 
 
 def _ci(ci: tuple[float, float]) -> str:
@@ -32,9 +28,9 @@ def class_table(result: EvalResult) -> Table:
     for row in result.per_class():
         absent = math.isnan(row["iou"])
         cells = [
-            _f(row["iou"]),
-            _f(row["acc"]),
-            _f(row["dice"]),
+            fmt_number(row["iou"]),
+            fmt_number(row["acc"]),
+            fmt_number(row["dice"]),
             f"{row['pixels']:,}",
             f"{row['predicted']:,}",
         ]
@@ -59,9 +55,9 @@ def summary_lines(result: EvalResult) -> list[str]:
     scored = len(result.per_class()) - s.absent
     absent = f"; {s.absent} absent from labels and predictions, left out" if s.absent else ""
     return [
-        f"[bold]mIoU[/] {_f(s.miou)}{_ci(result.ci.get('miou', nan2))} over {scored} classes{absent}",
-        f"pixel accuracy {_f(s.pixel_acc)}{_ci(result.ci.get('pixel_acc', nan2))}",
-        f"mean class accuracy {_f(s.mean_acc)}   frequency-weighted IoU {_f(s.fwiou)}",
+        f"[bold]mIoU[/] {fmt_number(s.miou)}{_ci(result.ci.get('miou', nan2))} over {scored} classes{absent}",
+        f"pixel accuracy {fmt_number(s.pixel_acc)}{_ci(result.ci.get('pixel_acc', nan2))}",
+        f"mean class accuracy {fmt_number(s.mean_acc)}   frequency-weighted IoU {fmt_number(s.fwiou)}",
         f"{result.num_images} images in {result.seconds:.1f}s"
         + (f", bootstrap {result.bootstrap} resamples (seed {result.seed})" if result.bootstrap else ""),
     ]

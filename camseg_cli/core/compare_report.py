@@ -11,7 +11,7 @@ import torch
 
 from camseg_cli.core.compare import Comparison, best_run
 from camseg_cli.core.data import open_dataset, read_sample
-from camseg_cli.core.files import save_figure, write_csv, write_text
+from camseg_cli.core.files import fmt_number, save_figure, write_csv, write_text
 from camseg_cli.core.inference import predict_batch, preprocess
 from camseg_cli.core.model import load_checkpoint, model_from_checkpoint
 from camseg_cli.core.predict import colorize
@@ -139,10 +139,6 @@ def plot_samples(c: Comparison, samples: list, preds: dict[str, list]) -> Any:
     return fig
 
 
-def _fmt(x: float, digits: int = 3) -> str:
-    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
-
-
 RANK_COLUMNS = (
     "rank", "run", "arch", "aug", "epochs", "mIoU", "95% CI", "pixel acc", "mean acc",
     "Δ vs baseline", "Δ 95% CI", "p", "train s",
@@ -172,14 +168,14 @@ def markdown(c: Comparison, pictures: list[str]) -> str:
             r.arch,
             r.aug,
             r.epochs,
-            _fmt(r.miou),
-            f"{_fmt(r.miou_lo)}–{_fmt(r.miou_hi)}",
-            _fmt(r.pixel_acc),
-            _fmt(r.mean_acc),
-            _fmt(r.delta_vs_baseline, 4),
-            f"{_fmt(r.delta_lo, 4)} to {_fmt(r.delta_hi, 4)}",
-            _fmt(r.p_value),
-            _fmt(r.train_seconds, 0),
+            fmt_number(r.miou),
+            f"{fmt_number(r.miou_lo)}–{fmt_number(r.miou_hi)}",
+            fmt_number(r.pixel_acc),
+            fmt_number(r.mean_acc),
+            fmt_number(r.delta_vs_baseline, 4),
+            f"{fmt_number(r.delta_lo, 4)} to {fmt_number(r.delta_hi, 4)}",
+            fmt_number(r.p_value),
+            fmt_number(r.train_seconds, 0),
         ]
         lines.append(_row(cells))
     lines += ["", "## Verdicts", ""]
@@ -196,7 +192,7 @@ def markdown(c: Comparison, pictures: list[str]) -> str:
     lines.append("|---|" + "---:|" * len(frame.columns))
     for cls, row in frame.iterrows():
         best = best_run(row)
-        cells = [f"**{_fmt(v)}**" if k == best else _fmt(v) for k, v in row.items()]
+        cells = [f"**{fmt_number(v)}**" if k == best else fmt_number(v) for k, v in row.items()]
         lines.append(_row([cls, *cells]))
     lines += [""] + [f"![{p}]({p})" for p in pictures] + [""]
     return "\n".join(lines)

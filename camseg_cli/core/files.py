@@ -90,6 +90,11 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
+def fmt_number(x: float | None, digits: int = 3) -> str:
+    """A score for tables and reports: fixed digits, and an em dash for missing (None / NaN)."""
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
 def to_json(obj: Any, indent: int | None = None) -> str:
     """JSON with NaN/inf written as null (strict JSON readers reject NaN)."""
     return json.dumps(_clean(obj), indent=indent, allow_nan=False)
