@@ -11,6 +11,7 @@ import torch
 from camseg_cli.core import model as model_mod
 from camseg_cli.core.classes import preset
 from camseg_cli.core.errors import CamsegError
+from camseg_cli.core.inference import inference_model
 from camseg_cli.core.model import (
     build_model,
     load_checkpoint,
@@ -96,3 +97,26 @@ def test_refuses_a_pickled_object(tmp_path):
     torch.save({"format": model_mod.FORMAT, "version": 1, "obj": object()}, path)
     with pytest.raises(CamsegError, match="refused"):
         load_checkpoint(path)
+
+
+@pytest.mark.parametrize("arch", [ARCH, "resnet50"])
+def test_inference_model_folds_batchnorm_without_changing_outputs(arch):
+    torch.manual_seed(1)
+    model = build_model(arch, 6, "none").eval()
+    for m in model.modules():  # non-trivial statistics, so that a wrong fold shows in the logits
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.normal_(0, 0.2)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.normal_(0, 0.1)
+    bns = sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    x = torch.randn(2, 3, 48, 64)
+    with torch.no_grad():
+        want = model(x)["out"]
+        folded = inference_model(model, torch.device("cpu"))
+        got = folded(x.contiguous(memory_format=torch.channels_last))["out"]
+    left = sum(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert bns > 0 and left == 0  # every BatchNorm in DeepLabV3 follows a convolution
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()) == bns  # caller's untouched
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+    assert (got.argmax(1) == want.argmax(1)).float().mean() > 0.999

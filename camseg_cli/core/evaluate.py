@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from torch.utils.data import DataLoader
 
 from camseg_cli.core.bootstrap import bootstrap_ci
@@ -26,8 +25,10 @@ from camseg_cli.core.inference import (
     collate_eval,
     evaluate_loader,
     inference_channels_last,
+    inference_model,
 )
 from camseg_cli.core.model import load_checkpoint, model_from_checkpoint, run_name
+from camseg_cli.core.readahead import ReadAhead
 from camseg_cli.core.validate import usable_samples
 
 Track = Callable[[Iterable, str], Iterable]
@@ -138,23 +139,23 @@ def evaluate_checkpoint(
     classes: ClassMap = ckpt["classes_map"]
     transform = EvalTransform(ckpt["image_size"], ckpt["normalization"])
     dataset = sample_dataset(refs, info.classes, transform, cache, cache_dir)
+    workers = default_workers(dev) if workers is None else workers
     loader = DataLoader(
         dataset,
         batch_size=batch_size,
         shuffle=False,
-        num_workers=default_workers(dev) if workers is None else workers,
+        num_workers=workers,
         collate_fn=collate_eval,
         pin_memory=dev.type == "cuda",
     )
-    model = model_from_checkpoint(ckpt, dev)
+    source = loader if workers else ReadAhead(loader)  # without workers, read on a thread
+    model = inference_model(model_from_checkpoint(ckpt, dev), dev)
     nhwc = inference_channels_last(dev)
-    if nhwc:
-        model = model.to(memory_format=torch.channels_last)
     run = run_name(ckpt)
     wrap = (lambda it: track(it, f"evaluate {run} {split}")) if track else None
     start = time.perf_counter()
     cm = evaluate_loader(
-        model, loader, classes.num_classes, classes.ignore_index, dev, amp_dtype(dev), wrap, nhwc
+        model, source, classes.num_classes, classes.ignore_index, dev, amp_dtype(dev), wrap, nhwc
     )
     per_image = cm.per_image().cpu().numpy()  # the one host sync of the evaluation
     ignored = cm.ignored().cpu().numpy()

@@ -25,8 +25,15 @@ from camseg_cli.core.data import IMAGE_EXTS, read_image
 from camseg_cli.core.device import default_workers, resolve_device
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.files import make_folder, write_with
-from camseg_cli.core.inference import amp_dtype, inference_channels_last, predict_batch, preprocess
+from camseg_cli.core.inference import (
+    amp_dtype,
+    inference_channels_last,
+    inference_model,
+    predict_batch,
+    preprocess,
+)
 from camseg_cli.core.model import load_checkpoint, model_from_checkpoint, run_name
+from camseg_cli.core.readahead import ReadAhead
 
 Track = Callable[[Iterable, str], Iterable]
 OUTPUTS = ("index", "color", "overlay")
@@ -212,19 +219,14 @@ def predict_files(
         return result
     make_folder(result.out)
     classes: ClassMap = ckpt["classes_map"]
-    model = model_from_checkpoint(ckpt, dev)
+    model = inference_model(model_from_checkpoint(ckpt, dev), dev)
     nhwc = inference_channels_last(dev)
-    if nhwc:
-        model = model.to(memory_format=torch.channels_last)
     dtype = amp_dtype(dev)
     dataset = _Images([p for p, _ in items], ckpt["image_size"], ckpt["normalization"])
-    loader = DataLoader(
-        dataset,
-        batch_size=batch_size,
-        num_workers=default_workers(dev) if workers is None else workers,
-        collate_fn=_collate,
-    )
-    batches = track(loader, f"predict {run_name(ckpt)}") if track else loader
+    workers = default_workers(dev) if workers is None else workers
+    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=_collate)
+    source = loader if workers else ReadAhead(loader)  # without workers, read on a thread
+    batches = track(source, f"predict {run_name(ckpt)}") if track else source
     start = time.perf_counter()
     pending: deque[list[tuple[Path, Future]]] = deque()
     with ThreadPoolExecutor(max_workers=2) as pool:  # PNG encoding overlaps the next forward pass
