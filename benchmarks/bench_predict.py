@@ -2,8 +2,9 @@
 
 Run: python benchmarks/bench_predict.py [--json] [--images N] [--quick]
 
-- images/s of camseg's predict_files (batched forward, LUT colouring, PNG writing on threads while the
-  next batch runs) vs a naive loop (per image: PIL open, resize, ToTensor, normalise, forward fp32 with
+- images/s of camseg's predict_files (BatchNorm-folded NHWC model, the next batch read on a thread,
+  LUT colouring, PNG writing on threads while the next batch runs), at the CLI's CPU default batch size
+  and at --batch-size, vs a naive loop (per image: PIL open, resize, ToTensor, normalise, forward fp32 with
   batch 1 under no_grad, argmax, one boolean mask per class for the colours, PIL save), both writing
   NAME_index.png and NAME_color.png, for DeepLabV3-MobileNetV3-Large (random weights) at 360x480 on CPU;
 - colourising one 360x480 mask: palette gather vs a per-class loop vs a per-pixel Python loop.
@@ -26,11 +27,14 @@ from common import emit, interleaved, timeit
 from PIL import Image
 
 from camseg_cli.core.classes import preset
+from camseg_cli.core.device import default_batch_size
+from camseg_cli.core.inference import inference_model
 from camseg_cli.core.model import NORMALIZATION, build_model, make_checkpoint, save_checkpoint
 from camseg_cli.core.predict import colorize, predict_files
 from camseg_cli.core.synthetic import write_dataset
 
 ARCH, SIZE = "mobilenet_v3_large", (360, 480)
+DEFAULT_BATCH = default_batch_size(torch.device("cpu"))
 
 
 def write_checkpoint(path: Path) -> Path:
@@ -86,7 +90,7 @@ def bench_predict(root: Path, ckpt: Path, batch_size: int, rounds: int) -> dict:
     model.load_state_dict(torch.load(ckpt, weights_only=True)["model"])
     save, out, naive_out = ("index", "color"), root.parent / "pred", root.parent / "naive"
     naive_out.mkdir()
-    sizes = sorted({batch_size, 1}, reverse=True)
+    sizes = sorted({batch_size, DEFAULT_BATCH}, reverse=True)
     # warm-up: oneDNN picks its kernels per input shape on the first call
     naive_predict(model, paths[:1], naive_out, palette)
     for b in sizes:
@@ -99,7 +103,7 @@ def bench_predict(root: Path, ckpt: Path, batch_size: int, rounds: int) -> dict:
         for b in sizes:
             start = time.perf_counter()
             result = predict_files(ckpt, paths, out, save, batch_size=b, device="cpu", workers=0)
-            if b == batch_size:  # the whole call: checkpoint load and model build included
+            if b == DEFAULT_BATCH:  # the whole call: checkpoint load and model build included
                 total.append(len(paths) / (time.perf_counter() - start))
             ours[b].append(result.images_per_s)
             assert not result.failed and len(result.images) == len(paths)
@@ -111,20 +115,22 @@ def bench_predict(root: Path, ckpt: Path, batch_size: int, rounds: int) -> dict:
         "predict_images": len(paths),
         "predict_rounds": rounds,
         "predict_naive_images_per_s": statistics.median(naive),
-        f"predict_camseg_b{batch_size}_with_load_images_per_s": statistics.median(total),
+        f"predict_camseg_b{DEFAULT_BATCH}_with_load_images_per_s": statistics.median(total),
     }
     for b in sizes:
         res[f"predict_camseg_b{b}_images_per_s"] = statistics.median(ours[b])
         res[f"predict_speedup_b{b}"] = statistics.median(o / n for o, n in zip(ours[b], naive))
-    res["predict_speedup"] = res[f"predict_speedup_b{batch_size}"]  # at the CLI's default batch size
+    res["predict_speedup"] = res[f"predict_speedup_b{DEFAULT_BATCH}"]  # at the CLI's default on CPU
     return res | {"predict_same_index_pngs": f"{same}/{len(paths)}"}
 
 
 def forward_only(batch_size: int) -> dict:
-    """Where the time goes: the model's forward pass alone, ms per image, NCHW vs NHWC, batch 1 vs batched."""
+    """Where the time goes: the model's forward pass alone, ms per image, NCHW vs NHWC, batch 1 vs
+    batched, and the BatchNorm-folded NHWC model that evaluate and predict run."""
     model = build_model(ARCH, 32, "none").eval()
     nhwc = build_model(ARCH, 32, "none").eval().to(memory_format=torch.channels_last)
     nhwc.load_state_dict(model.state_dict())
+    folded = inference_model(model, torch.device("cpu"))
     x1, xb = torch.randn(1, 3, *SIZE), torch.randn(batch_size, 3, *SIZE)
     c1, cb = (x.contiguous(memory_format=torch.channels_last) for x in (x1, xb))
     with torch.inference_mode():
@@ -134,6 +140,7 @@ def forward_only(batch_size: int) -> dict:
                 f"forward_nchw_batch{batch_size}_ms": lambda: model(xb),
                 "forward_nhwc_batch1_ms": lambda: nhwc(c1),
                 f"forward_nhwc_batch{batch_size}_ms": lambda: nhwc(cb),
+                "forward_nhwc_folded_batch1_ms": lambda: folded(c1),
             },
             repeat=3,
         )
@@ -171,7 +178,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--images", type=int, default=12, help="360x480 images to predict")
-    ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--batch-size", type=int, default=4, help="a batched size to time beside the default")
     ap.add_argument("--rounds", type=int, default=3, help="alternating naive / camseg rounds (medians)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads for both (1: steady on a busy box)")
     ap.add_argument("--quick", action="store_true", help="4 images; per-pixel colouring on a 90x120 crop")

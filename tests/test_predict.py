@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from camseg_cli.cli import app
 from camseg_cli.core.classes import preset
 from camseg_cli.core.data import decode_rgb_mask
+from camseg_cli.core.device import default_batch_size
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.evaluate import evaluate_checkpoint
 from camseg_cli.core.metrics import ConfusionMatrix
@@ -173,3 +174,9 @@ def test_collect_inputs(tmp_path):
     assert problems[0][1] == "pattern matches no images"
     with pytest.raises(CamsegError, match="would both write a_"):
         collect_inputs([tmp_path / "a.png", tmp_path / "x" / "a.png"])
+
+
+def test_default_batch_size_follows_the_device():
+    # CPU forwards run faster per image one at a time (benchmarks/NOTES.md); GPUs want batches
+    assert default_batch_size(torch.device("cpu")) == 1
+    assert default_batch_size(torch.device("cuda", 0)) == 4

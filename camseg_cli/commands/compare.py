@@ -88,7 +88,9 @@ def compare_cmd(
     val_sequences: str = VAL_SEQUENCES,
     test_sequences: str = TEST_SEQUENCES,
     samples: int = typer.Option(6, "--samples", help="Test images in samples.png (0: none)."),
-    batch_size: int = typer.Option(4, "--batch-size", "-b", help="Images per forward pass."),
+    batch_size: int | None = typer.Option(
+        None, "--batch-size", "-b", help="Images per forward pass (default: 1 on CPU, 4 on CUDA)."
+    ),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     out: Path = typer.Option(
         Path("out"), "--out", "-o", help="Output folder; the report goes to OUT/compare/."

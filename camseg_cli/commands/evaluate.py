@@ -71,7 +71,9 @@ def evaluate_cmd(
     ),
     split: str = typer.Option("test", "--split", help=f"Split to score: {', '.join(SPLITS)}."),
     layout: str = typer.Option(None, "--layout", help=f"Force a dataset layout: {', '.join(LAYOUTS)}."),
-    batch_size: int = typer.Option(4, "--batch-size", "-b", help="Images per forward pass."),
+    batch_size: int | None = typer.Option(
+        None, "--batch-size", "-b", help="Images per forward pass (default: 1 on CPU, 4 on CUDA)."
+    ),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     workers: int = typer.Option(
         None, "--workers", help="Image-loading processes (default: 0 on CPU, 4 on CUDA)."

@@ -20,7 +20,9 @@ def predict_cmd(
     save: str = typer.Option(",".join(OUTPUTS), "--save", help="Comma-separated: index, color, overlay."),
     alpha: float = typer.Option(0.5, "--alpha", help="Colour weight of the overlay, 0..1."),
     tta: bool = typer.Option(False, "--tta", help="Average with the prediction of the mirrored image."),
-    batch_size: int = typer.Option(4, "--batch-size", "-b", help="Images per forward pass."),
+    batch_size: int | None = typer.Option(
+        None, "--batch-size", "-b", help="Images per forward pass (default: 1 on CPU, 4 on CUDA)."
+    ),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     workers: int = typer.Option(
         None, "--workers", help="Image-loading processes (default: 0 on CPU, 4 on CUDA)."

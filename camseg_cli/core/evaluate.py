@@ -15,7 +15,7 @@ from camseg_cli.core.bootstrap import bootstrap_ci
 from camseg_cli.core.cache import check_cache, sample_dataset
 from camseg_cli.core.classes import ClassMap
 from camseg_cli.core.data import DatasetInfo, open_dataset
-from camseg_cli.core.device import default_workers, resolve_device
+from camseg_cli.core.device import default_batch_size, default_workers, resolve_device
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.eval_result import EvalResult, report_stem, save_cache, stamp
 from camseg_cli.core.files import save_figure, write_csv, write_json
@@ -94,7 +94,7 @@ def evaluate_checkpoint(
     ckpt_path: Path | str,
     data: Path | str | None = None,
     split: str = "test",
-    batch_size: int = 4,
+    batch_size: int | None = None,
     device: str = "auto",
     bootstrap: int = 1000,
     seed: int = 0,
@@ -114,7 +114,7 @@ def evaluate_checkpoint(
         ckpt_path: a camseg checkpoint (loaded with weights_only=True).
         data: dataset folder; defaults to the one recorded in the checkpoint.
         split: test, val or train.
-        batch_size: images per forward pass.
+        batch_size: images per forward pass; default 1 on CPU, 4 on CUDA.
         device: auto, cpu, cuda or cuda:N.
         bootstrap: resamples over images for the 95% CIs of mIoU and pixel accuracy (0: none).
         seed: seed of the bootstrap draws.
@@ -126,10 +126,11 @@ def evaluate_checkpoint(
         cache: none, ram (decode the split up front, this process only) or disk (a memory-mapped copy
             of the decoded split under cache_dir, reused by later evaluations while the files are unchanged).
     """
-    if batch_size < 1:
+    if batch_size is not None and batch_size < 1:
         raise CamsegError(f"--batch-size must be at least 1, got {batch_size}")
     check_cache(cache)
     dev = resolve_device(device)
+    batch_size = batch_size or default_batch_size(dev)
     ckpt = load_checkpoint(ckpt_path)
     settings = split_settings(ckpt, split_by, val_sequences, test_sequences)
     info = resolve_dataset(ckpt, data, layout, settings)

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 
 from camseg_cli.core.classes import ClassMap
 from camseg_cli.core.data import IMAGE_EXTS, read_image
-from camseg_cli.core.device import default_workers, resolve_device
+from camseg_cli.core.device import default_batch_size, default_workers, resolve_device
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.files import make_folder, write_with
 from camseg_cli.core.inference import (
@@ -184,7 +184,7 @@ def predict_files(
     out: Path | str | None = None,
     save: Sequence[str] = OUTPUTS,
     tta: bool = False,
-    batch_size: int = 4,
+    batch_size: int | None = None,
     device: str = "auto",
     alpha: float = 0.5,
     workers: int | None = None,
@@ -198,7 +198,7 @@ def predict_files(
         out: output folder; default out/predictions/<run>/.
         save: any of index, color, overlay.
         tta: average the logits with those of the mirrored image.
-        batch_size: images per forward pass.
+        batch_size: images per forward pass; default 1 on CPU, 4 on CUDA.
         device: auto, cpu, cuda or cuda:N.
         alpha: colour weight of the overlay, 0..1.
         workers: DataLoader worker processes reading images; default 0 on CPU, 4 on CUDA.
@@ -207,9 +207,10 @@ def predict_files(
     save = check_save(save)
     if not 0.0 <= alpha <= 1.0:
         raise CamsegError(f"--alpha must be within 0..1, got {alpha}")
-    if batch_size < 1:
+    if batch_size is not None and batch_size < 1:
         raise CamsegError(f"--batch-size must be at least 1, got {batch_size}")
     dev = resolve_device(device)
+    batch_size = batch_size or default_batch_size(dev)
     ckpt = load_checkpoint(ckpt_path)
     items, problems = collect_inputs(inputs)
     result = PredictResult(
