@@ -8,7 +8,13 @@ Two parts, each beside its baseline measured in the same run:
 - samples/s of load + decode + augment to 360x480 per preset: the original's Dataset (PIL re-read every
   item, per-class decoding, torchvision transforms on image and mask separately) vs camseg's SegDataset
   + albumentations preset, with --cache none, ram and disk (epoch 1 includes building the cache).
+  camseg's samples are uint8 and are normalised where the model runs; here that runs on the CPU and
+  is timed with the sample, so both sides end at the same normalised float tensor.
 One process, one sample at a time (a DataLoader worker's view): torch and OpenCV use one thread each.
+- samples/s through a DataLoader with worker processes (--workers, RAM cache, batch 8, preset flip),
+  batches normalised in the main process: workers handing out uint8 images and masks (camseg now) vs
+  float32 images and int64 masks normalised in the workers (camseg before): 5x fewer bytes per sample
+  through shared memory, and on a GPU through the host-to-device copy.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from camseg_cli.core.augment import CROP_SCALE, AugSpec, EpochDataset, TrainTran
 from camseg_cli.core.cache import sample_dataset
 from camseg_cli.core.classes import preset
 from camseg_cli.core.data import open_dataset
+from camseg_cli.core.inference import ModelInput
 from camseg_cli.core.labels import _color_lut, decode_rgb_mask, encode_rgb_mask
 from camseg_cli.core.model import NORMALIZATION
 from camseg_cli.core.synthetic import write_dataset
@@ -66,6 +73,24 @@ def bench_label_decode(repeat: int) -> dict:
 
 
 # ------------------------------------------------------------------------------------------ pipeline
+
+
+TO_INPUT = ModelInput(NORMALIZATION, torch.device("cpu"))
+
+
+class Normalised(torch.utils.data.Dataset):
+    """camseg's sample as the model gets it: TrainTransform's uint8 output normalised by ModelInput
+    (in a worker process, this is also camseg's loader as it was: float32 images, int64 masks)."""
+
+    def __init__(self, dataset: EpochDataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        image, mask = self.dataset[key]
+        return TO_INPUT(image[None])[0], mask.long()
 
 
 class OriginalDataset:
@@ -127,8 +152,8 @@ def bench_pipeline(root: Path, presets: tuple[str, ...], baseline_images: int) -
         spec = AugSpec(parse_aug(name), SIZE, classes.ignore_index, seed=0)
 
         def camseg(cache: str, cache_dir: Path, spec=spec):
-            return lambda: EpochDataset(
-                sample_dataset(refs, classes, None, cache, cache_dir), TrainTransform(spec, NORMALIZATION)
+            return lambda: Normalised(
+                EpochDataset(sample_dataset(refs, classes, None, cache, cache_dir), TrainTransform(spec))
             )
 
         camseg("none", root)()[0, 0]  # warm-up: first calls of OpenCV / torch kernels, not the pipeline
@@ -143,6 +168,39 @@ def bench_pipeline(root: Path, presets: tuple[str, ...], baseline_images: int) -
             row[f"{cache}_epoch1"], row[f"{cache}_epoch2"] = e1, e2
         out[name] = row
     return out
+
+
+def bench_loader(root: Path, workers: int, epochs: int, batch: int = 8) -> dict:
+    """samples/s out of a DataLoader with `workers` processes, uint8 vs float32 samples, in turns."""
+    info = open_dataset(root)
+    refs = [r for split in ("train", "val", "test") for r in info.splits.get(split, [])]
+    classes = info.classes
+    spec = AugSpec(parse_aug("flip"), SIZE, classes.ignore_index, seed=0)
+    base = sample_dataset(refs, classes, None, "ram", root)  # built once, shared with the workers by fork
+
+    def run(dataset: torch.utils.data.Dataset) -> float:
+        keys = [(e, i) for e in range(epochs) for i in range(len(base))]
+        loader = torch.utils.data.DataLoader(
+            dataset, batch_size=batch, sampler=keys, num_workers=workers, persistent_workers=False
+        )
+        start, n = time.perf_counter(), 0
+        for images, masks in loader:
+            x = TO_INPUT(images) if images.dtype == torch.uint8 else images
+            masks.long()
+            n += x.shape[0]
+        return n / (time.perf_counter() - start)
+
+    rates: dict[str, list[float]] = {"loader_uint8": [], "loader_float32": []}
+    for _ in range(3):  # in turns, medians: other jobs on the machine fall on both alike
+        rates["loader_uint8"].append(run(EpochDataset(base, TrainTransform(spec))))
+        rates["loader_float32"].append(run(Normalised(EpochDataset(base, TrainTransform(spec)))))
+    out = {f"{k}_samples_per_s": float(np.median(v)) for k, v in rates.items()}
+    out["loader_uint8_vs_float32"] = out["loader_uint8_samples_per_s"] / out["loader_float32_samples_per_s"]
+    sample = EpochDataset(base, TrainTransform(spec))[0, 0]
+    out["loader_bytes_per_sample_uint8"] = sum(t.numel() * t.element_size() for t in sample)
+    wide = Normalised(EpochDataset(base, TrainTransform(spec)))[0, 0]
+    out["loader_bytes_per_sample_float32"] = sum(t.numel() * t.element_size() for t in wide)
+    return out | {"loader_workers": workers, "loader_batch": batch}
 
 
 def summarise(pipe: dict) -> dict:
@@ -179,6 +237,7 @@ def main() -> None:
     ap.add_argument("--baseline-images", type=int, default=8, help="samples for the slow original loader")
     ap.add_argument("--quick", action="store_true", help="8 images, presets none and all only")
     ap.add_argument("--no-pipeline", action="store_true", help="label decoding only")
+    ap.add_argument("--workers", type=int, default=2, help="DataLoader processes for the loader figures")
     args = ap.parse_args()
     torch.set_num_threads(1)  # as in a DataLoader worker
     cv2.setNumThreads(0)
@@ -190,6 +249,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="camseg-bench-") as tmp:
             root = write_dataset(Path(tmp) / "data", "rgb", images=images, size=SOURCE, seed=0)
             pipe = bench_pipeline(root, presets, min(images, 4 if args.quick else args.baseline_images))
+            results |= bench_loader(root, args.workers, epochs=1 if args.quick else 3)
         results |= {"pipeline_images": images, **summarise(pipe), "pipeline": pipe}
     emit("bench_data", results, args.json)
     if pipe and not args.json:

@@ -42,17 +42,16 @@ def setup(arch: str, size: tuple[int, int], batch: int, channels_last: bool):
     model = build_model(arch, CLASSES, "none").cuda().train()
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    x = torch.randn(batch, 3, *size)
-    y = torch.randint(0, CLASSES, (batch, *size))
+    x = torch.randint(0, 256, (batch, *size, 3), dtype=torch.uint8)  # as camseg's loaders make them
+    y = torch.randint(0, CLASSES, (batch, *size), dtype=torch.uint8)
     return model, x.pin_memory(), y.pin_memory()
 
 
 def raw_steps(arch, size, batch, dtype, channels_last, steps, warmup) -> float:
     """Seconds per step of the bare loop: forward, loss, backward, AdamW; inputs already on the GPU."""
     model, x, y = setup(arch, size, batch, channels_last)
-    x, y = x.cuda(), y.cuda()
-    if channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
+    x, y = x.cuda().permute(0, 3, 1, 2).float().div(255), y.cuda().long()
+    x = x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     opt = torch.optim.AdamW(model.parameters(), 1e-4)
     crit = SegLoss(IGNORE).cuda()
     scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
@@ -76,7 +75,8 @@ def raw_steps(arch, size, batch, dtype, channels_last, steps, warmup) -> float:
 
 
 def trainer_steps(arch, size, batch, dtype, channels_last, steps, warmup) -> float:
-    """Seconds per step through Trainer.train_epoch: pinned CPU batches copied in, losses read back."""
+    """Seconds per step through Trainer.train_epoch: pinned uint8 CPU batches copied in and normalised
+    on the GPU, losses read back one step late."""
     model, x, y = setup(arch, size, batch, channels_last)
     opt = torch.optim.AdamW(model.parameters(), 1e-4)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)

@@ -18,6 +18,7 @@ from camseg_cli.core.augment import (
     split_sweep,
 )
 from camseg_cli.core.errors import CamsegError
+from camseg_cli.core.inference import ModelInput
 from camseg_cli.core.model import NORMALIZATION
 
 A, B = 3, 7  # two class indices of the pattern
@@ -57,7 +58,7 @@ def agreement(image: np.ndarray, mask: np.ndarray) -> float:
 
 
 def transform(aug: str, seed: int = 0) -> TrainTransform:
-    return TrainTransform(AugSpec(parse_aug(aug), SIZE, IGNORE, seed), NORMALIZATION)
+    return TrainTransform(AugSpec(parse_aug(aug), SIZE, IGNORE, seed))
 
 
 def test_parse_and_names():
@@ -123,7 +124,7 @@ def test_perspective_pads_mask_with_ignore_and_image_with_black():
 
 def test_masks_without_void_pad_with_255():
     image, mask = pattern()
-    t = TrainTransform(AugSpec(("perspective",), SIZE, 255, 0), NORMALIZATION)
+    t = TrainTransform(AugSpec(("perspective",), SIZE, 255, 0))
     values = set()
     for index in range(10):
         t.reseed(0, index)
@@ -149,13 +150,27 @@ def test_draws_are_a_function_of_seed_epoch_and_index():
     assert not np.array_equal(other_seed.augment(image, mask)[0], base)
 
 
-def test_call_gives_normalised_tensors():
+def test_call_gives_uint8_tensors_that_normalise_on_the_device():
     image, mask = pattern()
     x, y = transform("flip")(image, mask)
-    assert x.shape == (3, *SIZE) and x.dtype == torch.float32
-    assert y.shape == SIZE and y.dtype == torch.int64
-    bright = (BRIGHT / 255 - NORMALIZATION["mean"][0]) / NORMALIZATION["std"][0]
-    assert float(x[0].max()) == pytest.approx(bright, abs=1e-4)
+    assert x.shape == (*SIZE, 3) and x.dtype == torch.uint8  # a quarter of float32's bytes to move
+    assert y.shape == SIZE and y.dtype == torch.uint8
+    assert int(x.max()) == BRIGHT
+    t = transform("flip")
+    t.reseed(0, 0)
+    aug_image, aug_mask = t.augment(image, mask)
+    t.reseed(0, 0)
+    x, y = t(image, mask)
+    assert np.array_equal(x.numpy(), aug_image) and np.array_equal(y.numpy(), aug_mask)
+    batch = torch.stack([x, x.flip(1)])
+    for nhwc in (False, True):
+        z = ModelInput(NORMALIZATION, torch.device("cpu"), channels_last=nhwc)(batch)
+        assert z.shape == (2, 3, *SIZE) and z.dtype == torch.float32
+        assert z.is_contiguous(memory_format=torch.channels_last if nhwc else torch.contiguous_format)
+        mean, std = NORMALIZATION["mean"][0], NORMALIZATION["std"][0]
+        want = (batch[..., 0].numpy().astype(np.float32) / 255 - mean) / std  # red channel, by hand
+        np.testing.assert_allclose(z[:, 0].numpy(), want, rtol=1e-6, atol=1e-6)
+        assert float(z[0, 0].max()) == pytest.approx((BRIGHT / 255 - mean) / std, abs=1e-5)
 
 
 def test_epoch_sampler_tags_and_skips():

@@ -20,7 +20,6 @@ from camseg_cli.core.config import RUNTIME_FIELDS, TrainConfig
 from camseg_cli.core.data import SegDataset, open_dataset
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.inference import EvalTransform
-from camseg_cli.core.model import NORMALIZATION
 from tests.conftest import random_samples, write_layout
 
 
@@ -54,7 +53,7 @@ def test_cached_samples_equal_uncached_exactly(data, tmp_path, mode):
     _same_items(plain, cached)
     for _ in range(2):  # and again: a read never alters the cache
         _same_items(plain, cached)
-    ev = EvalTransform((16, 24), NORMALIZATION)
+    ev = EvalTransform((16, 24))
     _same_items(SegDataset(refs, classes, ev), sample_dataset(refs, classes, ev, mode, tmp_path / "cache"))
 
 
@@ -62,10 +61,8 @@ def test_cached_samples_equal_uncached_exactly(data, tmp_path, mode):
 def test_augmented_epochs_are_identical_with_and_without_cache(data, tmp_path, mode):
     refs, classes = _split(data)
     spec = AugSpec(parse_aug("all"), (16, 24), classes.ignore_index, seed=3)
-    plain = EpochDataset(SegDataset(refs, classes), TrainTransform(spec, NORMALIZATION))
-    cached = EpochDataset(
-        sample_dataset(refs, classes, None, mode, tmp_path / "c"), TrainTransform(spec, NORMALIZATION)
-    )
+    plain = EpochDataset(SegDataset(refs, classes), TrainTransform(spec))
+    cached = EpochDataset(sample_dataset(refs, classes, None, mode, tmp_path / "c"), TrainTransform(spec))
     for epoch in (0, 1):
         for i in range(len(refs)):
             for x, y in zip(plain[epoch, i], cached[epoch, i]):

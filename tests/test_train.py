@@ -24,7 +24,14 @@ from camseg_cli.core.config import TrainConfig, sweep_configs
 from camseg_cli.core.data import SegDataset, open_dataset, read_sample
 from camseg_cli.core.engine import TrainEvents
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.inference import EvalTransform, collate_eval, evaluate_loader
+from camseg_cli.core.inference import (
+    EvalTransform,
+    ModelInput,
+    collate_eval,
+    evaluate_loader,
+    inference_channels_last,
+    inference_model,
+)
 from camseg_cli.core.metrics import scores_from_matrix
 from camseg_cli.core.model import load_checkpoint, model_from_checkpoint
 from camseg_cli.core.optim import SegLoss, WarmupDecay
@@ -107,13 +114,13 @@ def majority_miou(data: Path) -> float:
 def evaluate_single_process(ckpt: dict, data: Path, batch_size: int = 3) -> torch.Tensor:
     """The validation split scored the way `camseg evaluate` does it, in this one process."""
     info = open_dataset(data)
-    model = model_from_checkpoint(ckpt)
-    ds = SegDataset(
-        info.samples("val"), info.classes, EvalTransform(ckpt["image_size"], ckpt["normalization"])
-    )
+    cpu = torch.device("cpu")
+    model = inference_model(model_from_checkpoint(ckpt), cpu)
+    ds = SegDataset(info.samples("val"), info.classes, EvalTransform(ckpt["image_size"]))
     loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, collate_fn=collate_eval)
+    to_input = ModelInput(ckpt["normalization"], cpu, inference_channels_last(cpu))
     classes = info.classes
-    return evaluate_loader(model, loader, classes.num_classes, classes.ignore_index, torch.device("cpu")).mat
+    return evaluate_loader(model, loader, classes.num_classes, classes.ignore_index, to_input).mat
 
 
 # ------------------------------------------------------------------------------------ unit level

@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from camseg_cli.core.errors import CamsegError  # noqa: E402
-from camseg_cli.core.inference import Normalization, preprocess  # noqa: E402
+from camseg_cli.core.inference import mask_tensor, resize_image  # noqa: E402
 
 # The original study's presets, then the two it wished it had tried. `all` = the original four.
 STUDY = ("flip", "crop", "perspective", "jitter")
@@ -138,13 +138,15 @@ class AugSpec:
 
 
 class TrainTransform:
-    """(image uint8 HxWx3, mask int HxW) -> (normalised float 3xhxw, int64 hxw) at the training size."""
+    """(image uint8 HxWx3, mask int HxW) -> (uint8 hxwx3, uint8 hxw) tensors at the training size.
 
-    def __init__(self, spec: AugSpec, normalization: Normalization):
+    Normalisation happens on the device (inference.ModelInput), after the batch has crossed as uint8.
+    """
+
+    def __init__(self, spec: AugSpec):
         if not 0 <= spec.ignore_index <= 255:
             raise CamsegError(f"ignore index {spec.ignore_index} does not fit an 8-bit mask")
         self.spec = spec
-        self.normalization = normalization
         self.compose = A.Compose(_transforms(spec.parts, spec.size, spec.ignore_index), seed=spec.seed)
 
     def reseed(self, epoch: int, index: int) -> None:
@@ -159,7 +161,7 @@ class TrainTransform:
 
     def __call__(self, image: np.ndarray, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         image, mask = self.augment(image, mask)
-        return preprocess(image, self.spec.size, self.normalization), torch.from_numpy(mask.astype(np.int64))
+        return resize_image(image, self.spec.size), mask_tensor(mask)
 
 
 class EpochDataset(torch.utils.data.Dataset):

@@ -12,7 +12,14 @@ import torch
 from camseg_cli.core.compare import Comparison, best_run
 from camseg_cli.core.data import open_dataset, read_sample
 from camseg_cli.core.files import fmt_number, save_figure, write_csv, write_text
-from camseg_cli.core.inference import predict_batch, preprocess
+from camseg_cli.core.inference import (
+    ModelInput,
+    amp_dtype,
+    inference_channels_last,
+    inference_model,
+    predict_batch,
+    resize_image,
+)
 from camseg_cli.core.model import load_checkpoint, model_from_checkpoint
 from camseg_cli.core.predict import colorize
 
@@ -107,11 +114,10 @@ def sample_predictions(c: Comparison, count: int, device: torch.device) -> tuple
     preds: dict[str, list] = {}
     for r in c.runs:
         ckpt = load_checkpoint(r.path)
-        model = model_from_checkpoint(ckpt, device)
-        batch = torch.stack(
-            [preprocess(img, ckpt["image_size"], ckpt["normalization"]) for _, img, _ in samples]
-        )
-        out = predict_batch(model, batch.to(device), [m.shape for _, _, m in samples])
+        model = inference_model(model_from_checkpoint(ckpt, device), device)  # as evaluate runs it
+        to_input = ModelInput(ckpt["normalization"], device, inference_channels_last(device))
+        batch = to_input(torch.stack([resize_image(img, ckpt["image_size"]) for _, img, _ in samples]))
+        out = predict_batch(model, batch, [m.shape for _, _, m in samples], amp_dtype(device))
         preds[r.name] = [p.cpu().numpy() for p in out]
         del model
     return samples, preds

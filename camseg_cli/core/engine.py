@@ -15,8 +15,16 @@ from torch import nn
 
 from camseg_cli.core.distributed import Dist, all_sum, broadcast_buffers
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.inference import autocast, evaluate_loader
+from camseg_cli.core.inference import (
+    ModelInput,
+    Normalization,
+    autocast,
+    evaluate_loader,
+    inference_channels_last,
+    inference_model,
+)
 from camseg_cli.core.metrics import Scores, scores_from_matrix
+from camseg_cli.core.model import NORMALIZATION
 from camseg_cli.core.optim import SegLoss
 
 
@@ -94,6 +102,10 @@ class Trainer:
     accumulate: int = 1
     channels_last: bool = False
     events: TrainEvents = field(default_factory=TrainEvents)
+    normalization: Normalization = field(default_factory=lambda: dict(NORMALIZATION))
+
+    def __post_init__(self) -> None:
+        self.to_input = ModelInput(self.normalization, self.device, self.channels_last)
 
     @property
     def device(self) -> torch.device:
@@ -104,12 +116,6 @@ class Trainer:
         """The bare network (no DDP, no compile wrapper): what validation and checkpoints use."""
         m = getattr(self.model, "module", self.model)
         return getattr(m, "_orig_mod", m)
-
-    def _images(self, images: torch.Tensor) -> torch.Tensor:
-        images = images.to(self.device, non_blocking=True)
-        if self.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        return images
 
     def _sync(self, last_of_group: bool) -> Any:
         """Skip DDP's gradient all-reduce on all but the last micro-batch of an accumulation group."""
@@ -136,8 +142,8 @@ class Trainer:
                 last_of_group = i + 1 == group_end
                 with self._sync(last_of_group):
                     with autocast(self.device, self.dtype):
-                        outputs = self.model(self._images(images))
-                        loss = self.criterion(outputs, masks.to(self.device, non_blocking=True))
+                        outputs = self.model(self.to_input(images))
+                        loss = self.criterion(outputs, masks.to(self.device, non_blocking=True).long())
                     self.scaler.scale(loss / (group_end - group_start)).backward()
                 losses.append(loss.detach().float())
                 if last_of_group:
@@ -188,16 +194,17 @@ class Trainer:
     def validate(self, loader: Any, num_classes: int, ignore_index: int) -> ValResult:
         """Confusion matrix over the whole split via the shared evaluate path, summed over ranks."""
         broadcast_buffers(self.dist, self.module)  # every rank scores the very model rank 0 saves
-        probe = _LossProbe(self.module, self.criterion)
+        # the network as `camseg evaluate` runs the saved checkpoint (BatchNorm folded, NHWC where
+        # faster), so the val mIoU that picks the best checkpoint is the one evaluate reproduces
+        probe = _LossProbe(inference_model(self.module, self.device), self.criterion)
+        to_input = ModelInput(self.normalization, self.device, inference_channels_last(self.device))
 
         def feed(batches: Iterable) -> Iterator:
             for images, masks in self.events.track(batches, "validate", len(loader)):
                 probe.masks = masks
                 yield images, masks
 
-        cm = evaluate_loader(
-            probe, loader, num_classes, ignore_index, self.device, self.dtype, feed, self.channels_last
-        )
+        cm = evaluate_loader(probe, loader, num_classes, ignore_index, to_input, self.dtype, feed)
         mat = all_sum(self.dist, cm.mat.clone())
         sums = all_sum(self.dist, torch.stack([probe.loss_sum, probe.weight_sum]))
         loss = float(sums[0] / sums[1]) if float(sums[1]) > 0 else float("nan")

@@ -21,6 +21,7 @@ from camseg_cli.core.eval_result import EvalResult, report_stem, save_cache, sta
 from camseg_cli.core.files import save_figure, write_csv, write_json
 from camseg_cli.core.inference import (
     EvalTransform,
+    ModelInput,
     amp_dtype,
     collate_eval,
     evaluate_loader,
@@ -138,7 +139,7 @@ def evaluate_checkpoint(
     if skip_bad:
         refs = usable_samples(refs, info.classes, split)
     classes: ClassMap = ckpt["classes_map"]
-    transform = EvalTransform(ckpt["image_size"], ckpt["normalization"])
+    transform = EvalTransform(ckpt["image_size"])
     dataset = sample_dataset(refs, info.classes, transform, cache, cache_dir)
     workers = default_workers(dev) if workers is None else workers
     loader = DataLoader(
@@ -151,12 +152,12 @@ def evaluate_checkpoint(
     )
     source = loader if workers else ReadAhead(loader)  # without workers, read on a thread
     model = inference_model(model_from_checkpoint(ckpt, dev), dev)
-    nhwc = inference_channels_last(dev)
+    to_input = ModelInput(ckpt["normalization"], dev, inference_channels_last(dev))
     run = run_name(ckpt)
     wrap = (lambda it: track(it, f"evaluate {run} {split}")) if track else None
     start = time.perf_counter()
     cm = evaluate_loader(
-        model, source, classes.num_classes, classes.ignore_index, dev, amp_dtype(dev), wrap, nhwc
+        model, source, classes.num_classes, classes.ignore_index, to_input, amp_dtype(dev), wrap
     )
     per_image = cm.per_image().cpu().numpy()  # the one host sync of the evaluation
     ignored = cm.ignored().cpu().numpy()

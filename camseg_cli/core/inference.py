@@ -1,7 +1,9 @@
-"""The one forward path shared by validation, evaluate and predict: resize+normalise, logits at label size.
+"""The one forward path shared by validation, evaluate and predict: resize, normalise, logits at label size.
 
-Metrics are computed at each label's own resolution (logits resized up to the mask, then argmax), as
-published CamVid numbers are; predict writes the same argmax, so both give the same confusion matrix.
+Loaders hand out uint8 images (HxWx3, batched NHWC); ModelInput normalises them where the model runs,
+so worker processes and the host-to-device copy move a quarter of float32's bytes. Metrics are computed
+at each label's own resolution (logits resized up to the mask, then argmax), as published CamVid numbers
+are; predict writes the same argmax, so both give the same confusion matrix.
 """
 
 from __future__ import annotations
@@ -23,28 +25,51 @@ Normalization = dict[str, Sequence[float]]
 log = logging.getLogger(__name__)
 
 
-def preprocess(image: np.ndarray, size: Sequence[int], normalization: Normalization) -> torch.Tensor:
-    """uint8 HxWx3 -> float32 3xhxw: resized to size=(h, w) bilinearly, then normalised."""
+def resize_image(image: np.ndarray, size: Sequence[int]) -> torch.Tensor:
+    """uint8 HxWx3 -> uint8 hxwx3 tensor at size=(h, w), resized bilinearly (not normalised: ModelInput)."""
     h, w = int(size[0]), int(size[1])
     if image.shape[:2] != (h, w):
         image = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
-    if not image.flags.writeable:  # PIL-backed arrays are read-only; torch wants to own writable memory
+    if not image.flags.writeable:  # PIL- and cache-backed arrays are read-only; torch wants its own
         image = image.copy()
-    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0)
-    mean = torch.tensor(normalization["mean"], dtype=torch.float32)[:, None, None]
-    std = torch.tensor(normalization["std"], dtype=torch.float32)[:, None, None]
-    return x.sub_(mean).div_(std)
+    return torch.from_numpy(np.ascontiguousarray(image))
+
+
+def mask_tensor(mask: np.ndarray) -> torch.Tensor:
+    """Class indices as uint8 (a ClassMap has at most 255 classes): an eighth of int64's bytes to move."""
+    return torch.from_numpy(mask.astype(np.uint8, copy=False))
+
+
+class ModelInput:
+    """uint8 NHWC batches, as the loaders make them -> the model's normalised float NCHW input on `device`.
+
+    The bytes cross to the device as uint8 and are normalised there (on a GPU three elementwise
+    kernels, microseconds). channels_last comes free: the uint8 batch permuted to NCHW already has NHWC
+    strides, which the float conversion keeps. Same arithmetic as torchvision's to_tensor + normalize.
+    """
+
+    def __init__(self, normalization: Normalization, device: torch.device, channels_last: bool = False):
+        self.device, self.channels_last = torch.device(device), channels_last
+        self.mean = torch.tensor(normalization["mean"], dtype=torch.float32, device=device)[:, None, None]
+        self.std = torch.tensor(normalization["std"], dtype=torch.float32, device=device)[:, None, None]
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[-1] != 3:
+            shape = tuple(images.shape)
+            raise ValueError(f"expected a uint8 NHWC batch with 3 channels, got {images.dtype} {shape}")
+        x = images.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float()
+        x = x.div_(255.0).sub_(self.mean).div_(self.std)
+        return x if self.channels_last else x.contiguous()
 
 
 class EvalTransform:
-    """(image, mask) -> (normalised image tensor at model size, mask tensor at its own resolution)."""
+    """(image, mask) -> (uint8 hxwx3 image tensor at model size, uint8 mask tensor at its own resolution)."""
 
-    def __init__(self, size: Sequence[int], normalization: Normalization):
+    def __init__(self, size: Sequence[int]):
         self.size = tuple(int(s) for s in size)
-        self.normalization = normalization
 
     def __call__(self, image: np.ndarray, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        return preprocess(image, self.size, self.normalization), torch.from_numpy(mask)
+        return resize_image(image, self.size), mask_tensor(mask)
 
 
 def collate_eval(batch: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -76,17 +101,21 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
     """An eval-mode copy with each BatchNorm folded into the convolution that feeds it.
 
     One pass over the weights instead of a memory-bound pass over every activation: 7-12% faster
-    MobileNetV3 forwards on CPU (benchmarks/NOTES.md), outputs equal to float rounding. A model that
-    torch.fx cannot trace (not one camseg builds) is returned unfolded, still in eval mode.
+    MobileNetV3 forwards on CPU (benchmarks/NOTES.md), outputs equal to float rounding. The caller's
+    model keeps its BatchNorms and its train/eval mode. A model that torch.fx cannot trace (not one
+    camseg builds) comes back unfolded and uncopied, in eval mode.
     """
     from torch.fx.experimental.optimization import fuse
 
-    model.eval()
+    training = model.training
+    model.eval()  # folding uses the running statistics, as eval mode does
     try:
-        return fuse(model)  # a deep copy: the caller's model keeps its BatchNorms
+        folded = fuse(model)  # traces a deep copy
     except Exception as e:  # tracing fails on data-dependent control flow; folding is only a speed-up
         log.debug("BatchNorm folding skipped for %s: %s", type(model).__name__, e)
         return model
+    model.train(training)
+    return folded.eval()
 
 
 def inference_model(model: nn.Module, device: torch.device) -> nn.Module:
@@ -133,20 +162,18 @@ def evaluate_loader(
     loader: Iterable[tuple[torch.Tensor, list[torch.Tensor]]],
     num_classes: int,
     ignore_index: int | None,
-    device: torch.device,
+    to_input: ModelInput,
     dtype: torch.dtype | None = None,
     track: Callable[[Iterable], Iterable] | None = None,
-    channels_last: bool = False,
 ) -> ConfusionMatrix:
-    """Run a loader of (images, masks) through the model; one ConfusionMatrix over the whole split."""
+    """Run a loader of (uint8 images, masks) through the model on to_input's device; one
+    ConfusionMatrix over the whole split."""
     model.eval()
+    device = to_input.device
     cm = ConfusionMatrix(num_classes, ignore_index, device)
     batches = track(loader) if track else loader
     for images, masks in batches:
-        images = images.to(device, non_blocking=True)
-        if channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        preds = predict_batch(model, images, [tuple(m.shape) for m in masks], dtype)
+        preds = predict_batch(model, to_input(images), [tuple(m.shape) for m in masks], dtype)
         for pred, mask in zip(preds, masks):
             cm.update(pred, mask.to(device, non_blocking=True))
     return cm

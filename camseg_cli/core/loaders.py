@@ -16,7 +16,6 @@ from camseg_cli.core.data import DatasetInfo, SampleRef, Transform
 from camseg_cli.core.distributed import Dist, ShardSampler, barrier, train_sampler
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.inference import EvalTransform, collate_eval
-from camseg_cli.core.model import NORMALIZATION
 
 
 @dataclass
@@ -87,9 +86,9 @@ def make_loaders(config: TrainConfig, info: DatasetInfo, d: Dist) -> Loaders:
     batches = shard // b if drop_last else math.ceil(shard / b)
     common = _common(config, d.device)
     # checked before the samples are cached, so a bad --batch-size fails at once
-    train_set = EpochDataset(_samples(train_refs, info, None, config, d), TrainTransform(spec, NORMALIZATION))
+    train_set = EpochDataset(_samples(train_refs, info, None, config, d), TrainTransform(spec))
     train = DataLoader(train_set, batch_size=b, sampler=sampler, drop_last=drop_last, **common)
-    val_set = _samples(info.samples("val"), info, EvalTransform(config.size, NORMALIZATION), config, d)
+    val_set = _samples(info.samples("val"), info, EvalTransform(config.size), config, d)
     val = DataLoader(
         val_set, batch_size=b, sampler=ShardSampler(len(val_set), d), collate_fn=collate_eval, **common
     )

@@ -75,6 +75,7 @@ class SegLoss(nn.Module):
     def pixel_loss(self, logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(summed weighted loss, summed weights of the labelled pixels) — for means over a whole split."""
         logits = logits.float()  # the softmax in fp32 even under autocast
+        target = target.long()  # masks travel as uint8; cross_entropy wants int64 class indices
         loss = F.cross_entropy(
             logits, target, weight=self.weight, ignore_index=self.ignore_index, reduction="sum"
         )

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -26,11 +25,12 @@ from camseg_cli.core.device import default_batch_size, default_workers, resolve_
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.files import make_folder, write_with
 from camseg_cli.core.inference import (
+    ModelInput,
     amp_dtype,
     inference_channels_last,
     inference_model,
     predict_batch,
-    preprocess,
+    resize_image,
 )
 from camseg_cli.core.model import load_checkpoint, model_from_checkpoint, run_name
 from camseg_cli.core.readahead import ReadAhead
@@ -150,10 +150,10 @@ def write_outputs(
 
 
 class _Images:
-    """Dataset of (position, normalised tensor, original image or error) for a list of files."""
+    """Dataset of (position, uint8 hxwx3 tensor at model size, original image or error) for files."""
 
-    def __init__(self, paths: list[Path], size: Sequence[int], normalization: dict[str, Any]):
-        self.paths, self.size, self.normalization = paths, size, normalization
+    def __init__(self, paths: list[Path], size: Sequence[int]):
+        self.paths, self.size = paths, size
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -163,7 +163,7 @@ class _Images:
             image = read_image(self.paths[i])
         except CamsegError as e:
             return i, None, str(e).removeprefix(f"{self.paths[i]}: ")
-        return i, preprocess(image, self.size, self.normalization), image
+        return i, resize_image(image, self.size), image
 
 
 def _collate(batch: list) -> list:
@@ -221,9 +221,9 @@ def predict_files(
     make_folder(result.out)
     classes: ClassMap = ckpt["classes_map"]
     model = inference_model(model_from_checkpoint(ckpt, dev), dev)
-    nhwc = inference_channels_last(dev)
+    to_input = ModelInput(ckpt["normalization"], dev, inference_channels_last(dev))
     dtype = amp_dtype(dev)
-    dataset = _Images([p for p, _ in items], ckpt["image_size"], ckpt["normalization"])
+    dataset = _Images([p for p, _ in items], ckpt["image_size"])
     workers = default_workers(dev) if workers is None else workers
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=_collate)
     source = loader if workers else ReadAhead(loader)  # without workers, read on a thread
@@ -236,9 +236,7 @@ def predict_files(
             result.failed += [(str(items[i][0]), err) for i, x, err in batch if x is None]
             if not good:
                 continue
-            images = torch.stack([x for _, x, _ in good]).to(dev, non_blocking=True)
-            if nhwc:
-                images = images.contiguous(memory_format=torch.channels_last)
+            images = to_input(torch.stack([x for _, x, _ in good]))
             preds = predict_batch(model, images, [img.shape[:2] for _, _, img in good], dtype, tta)
             jobs = []
             for (i, _, img), pred in zip(good, preds):

@@ -12,7 +12,6 @@ from camseg_cli.core.classes import ClassMap
 from camseg_cli.core.data import DatasetInfo, read_sample
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.files import save_figure
-from camseg_cli.core.model import NORMALIZATION
 
 PAD_COLOR = (255, 0, 255)  # magenta marks ignore padding that is not a class of the map
 OVERLAY_ALPHA = 0.55
@@ -38,7 +37,7 @@ def augmented_pairs(
     """`samples` (image, mask) pairs drawn from the first images of `split`, augmented with `aug`."""
     refs = info.samples(split)
     spec = AugSpec(parse_aug(aug), size, info.classes.ignore_index, seed)
-    transform = TrainTransform(spec, NORMALIZATION)
+    transform = TrainTransform(spec)
     pairs = []
     for i in range(samples):
         image, mask = read_sample(refs[i % len(refs)], info.classes)
