@@ -127,7 +127,8 @@ class TrainProgress(Reporter):
             f"epoch {row['epoch']}/{self.epochs}  train loss {row['train_loss']:.4f}  "
             f"val loss {row['val_loss']:.4f}  val mIoU {row['val_miou']:.4f}{mark}  "
             f"pixel acc {row['val_pixel_acc']:.4f}  "
-            f"best {best_miou:.4f} @ {best_epoch}  {row['images_per_s']:.1f} img/s  {row['seconds']:.1f}s"
+            f"best {best_miou:.4f} @ {best_epoch}  {row['images_per_s']:.1f} img/s  "
+            f"data wait {100 * row.get('data_wait', float('nan')):.0f}%  {row['seconds']:.1f}s"
         )
 
     def note(self, text: str) -> None:

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from typer.testing import CliRunner
 from camseg_cli.cli import app
 from camseg_cli.core.config import TrainConfig, sweep_configs
 from camseg_cli.core.data import SegDataset, open_dataset, read_sample
-from camseg_cli.core.engine import TrainEvents
+from camseg_cli.core.engine import EpochState, Trainer, TrainEvents
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.inference import (
     EvalTransform,
@@ -38,7 +39,7 @@ from camseg_cli.core.optim import SegLoss, WarmupDecay
 from camseg_cli.core.resume import resume_config
 from camseg_cli.core.runstate import COLUMNS
 from camseg_cli.core.synthetic import write_dataset
-from camseg_cli.core.train import TrainingInterrupted, fit
+from camseg_cli.core.train import TrainingInterrupted, _Run, fit
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,6 +147,24 @@ def test_loss_matches_cross_entropy_and_survives_an_all_void_batch():
     assert float(SegLoss(4)({"out": logits}, torch.full_like(target, 4))) == 0.0
 
 
+def test_data_wait_counts_time_in_the_loader_not_in_the_step():
+    def slow_loader(n: int):
+        for i in range(n):
+            time.sleep(0.05)  # a loader that makes the step wait
+            yield i
+
+    state = EpochState()
+    assert list(Trainer._timed(slow_loader(4), state)) == [0, 1, 2, 3]
+    assert state.data_seconds >= 4 * 0.05
+    fast = EpochState()
+    for _ in Trainer._timed(range(3), fast):
+        time.sleep(0.2)  # the step's own work is not waiting for data
+    assert fast.data_seconds < 0.2
+    fast.seconds = 0.6
+    assert fast.data_wait == pytest.approx(fast.data_seconds / 0.6)
+    assert math.isnan(EpochState().data_wait)
+
+
 @pytest.mark.parametrize("kind", ["poly", "cosine"])
 def test_schedule_warms_up_then_decays_to_zero(kind):
     f = WarmupDecay(total=100, warmup=10, kind=kind)
@@ -209,6 +228,7 @@ def test_training_lowers_the_loss_and_beats_chance(trained, data):
     chance = majority_miou(data)
     assert history.val_miou.max() > 2.5 * chance, (history.val_miou.max(), chance)
     assert (history.images_per_s > 0).all() and (history.seconds > 0).all()
+    assert history.data_wait.between(0, 1).all()  # a share of the epoch's training time
 
 
 @pytest.mark.slow
@@ -397,3 +417,29 @@ def test_patience_stops_early_and_keeps_the_best_epoch(small, tmp_path, monkeypa
     best = torch.load(config.best_path, weights_only=True)
     assert best["epoch"] == 1 and best["epochs"] == 3 and best["metrics"]["miou"] == 0.5
     assert fit(config, resume=True).epochs == 3  # a finished run stays finished
+
+
+def test_a_starved_gpu_gets_one_hint_naming_the_remedies():
+    notes: list[str] = []
+    events = TrainEvents()
+    events.note = notes.append
+    run = types.SimpleNamespace(
+        config=TrainConfig(data="d", epochs=3, workers=2),
+        d=types.SimpleNamespace(device=torch.device("cuda")),
+        events=events,
+        _hinted=False,
+    )
+
+    def epoch(n: int, wait: float, device: str = "cuda") -> None:
+        run.d.device = torch.device(device)
+        _Run._starved_hint(run, {"epoch": n, "data_wait": wait})
+
+    epoch(1, 0.9)  # the first epoch includes starting the workers
+    epoch(2, 0.9, "cpu")  # on CPU loading is the work itself, not starvation
+    epoch(2, 0.05)
+    assert notes == []
+    epoch(2, 0.4)
+    epoch(3, 0.5)
+    assert notes == [
+        "the GPU waited for data 40% of epoch 2: more --workers (now 2) or --cache ram would feed it faster"
+    ]

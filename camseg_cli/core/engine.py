@@ -60,6 +60,12 @@ class EpochState:
     losses: int = 0
     images: int = 0
     seconds: float = 0.0
+    data_seconds: float = 0.0  # of `seconds`, spent waiting for the loader's next batch
+
+    @property
+    def data_wait(self) -> float:
+        """Share of the epoch's training time the loop stood waiting for data (nan before any step)."""
+        return self.data_seconds / self.seconds if self.seconds > 0 else float("nan")
 
     @property
     def mean_loss(self) -> float:
@@ -136,7 +142,7 @@ class Trainer:
         queue: list[_Step] = []  # optimizer steps taken whose losses are not read back yet
         losses: list[torch.Tensor] = []
         try:
-            for i, (images, masks) in enumerate(loader, start=state.batches_done):
+            for i, (images, masks) in enumerate(self._timed(loader, state), start=state.batches_done):
                 group_start = (i // acc) * acc
                 group_end = min(group_start + acc, batches)  # this micro-batch's accumulation group
                 last_of_group = i + 1 == group_end
@@ -165,6 +171,23 @@ class Trainer:
         self._flush(queue, state, start, keep=0)
         state.seconds = time.perf_counter() - start
         return state
+
+    @staticmethod
+    def _timed(loader: Iterable, state: EpochState) -> Iterator:
+        """The loader's batches, adding the time spent waiting for each to state.data_seconds.
+
+        Host time: the GPU may still be busy with queued steps meanwhile, but the loop reads each
+        loss back one step late, so the host is never more than a step ahead and a long wait here
+        is a GPU starved of data (timm logs the same `data_time`)."""
+        batches = iter(loader)
+        while True:
+            start = time.perf_counter()
+            try:
+                batch = next(batches)
+            except StopIteration:
+                return
+            state.data_seconds += time.perf_counter() - start
+            yield batch
 
     def _flush(
         self, queue: list[_Step], state: EpochState, start: float, keep: int, reduce: bool = True

@@ -12,7 +12,10 @@ import torch
 
 from camseg_cli.core.files import printable, save_figure, write_csv
 
-COLUMNS = ("epoch", "train_loss", "val_loss", "val_miou", "val_pixel_acc", "lr", "images_per_s", "seconds")
+COLUMNS = (
+    "epoch", "train_loss", "val_loss", "val_miou", "val_pixel_acc", "lr",
+    "images_per_s", "data_wait", "seconds",
+)  # fmt: skip
 RESUME_FORMAT = "camseg-resume"
 
 

@@ -95,6 +95,7 @@ class _Run:
         if config.skip_bad:
             self.info = drop_bad(self.info, ("train", "val"))
         self.progress = RunProgress()
+        self._hinted = False  # the data-starvation hint is given once per run
         if self.last is not None:
             self._check_same_classes()
             self.progress = RunProgress.from_dict(self.last["resume"]["progress"])
@@ -255,6 +256,22 @@ class _Run:
             runstate.write_metrics(c.run_dir, p.history)
             runstate.plot_curves(c.run_dir, p.history, f"{c.run_name} — best val mIoU {p.best_miou:.3f}")
         self.events.epoch_ended(row, p.best_miou, p.best_epoch)
+        self._starved_hint(row)
+
+    def _starved_hint(self, row: dict[str, Any]) -> None:
+        """Say once when a GPU waits on data for over 10% of an epoch (the first counts only if it is
+        the last: it includes starting the workers) and what would feed it faster."""
+        c = self.config
+        if self._hinted or self.d.device.type != "cuda" or not row["data_wait"] > 0.10:
+            return
+        if row["epoch"] == 1 and c.epochs > 1:
+            return
+        self._hinted = True
+        faster = [f"more --workers (now {c.workers})"] + (["--cache ram"] if c.cache == "none" else [])
+        self.events.note(
+            f"the GPU waited for data {row['data_wait']:.0%} of epoch {row['epoch']}: "
+            f"{' or '.join(faster)} would feed it faster"
+        )
 
     def _row(self, epoch: int, val: ValResult, val_seconds: float) -> dict[str, Any]:
         s = self.progress.epoch_state
@@ -266,6 +283,7 @@ class _Run:
             "val_pixel_acc": val.scores.pixel_acc,
             "lr": self.trainer.optimizer.param_groups[0]["lr"],
             "images_per_s": s.images / s.seconds if s.seconds > 0 else float("nan"),
+            "data_wait": s.data_wait,
             "seconds": s.seconds + val_seconds,
         }
 
