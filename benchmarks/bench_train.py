@@ -1,23 +1,35 @@
 """Training throughput on one GPU: DeepLabV3 steps in fp32, TF32 and bf16 + channels_last, as images/s and
-as a share of the card's dense bf16 peak, plus the same through camseg's Trainer (loss sync, H2D copies).
+as a share of the card's dense bf16 peak, plus the same through camseg's Trainer and, end to end, through
+camseg's DataLoaders with the share of time the step waits for data.
 
-    python benchmarks/bench_train.py [--arch resnet50] [--steps 15]
+    python benchmarks/bench_train.py [--arch resnet50] [--steps 15] [--only TEXT] [--profile]
 
-Synthetic tensors, no data loading: this measures the model step and our loop around it. Every figure is
-measured in the same run as its baseline (fp32), never against a remembered number.
+The model-step cases feed synthetic uint8 batches (as camseg's loaders make them), so they measure the
+step and our loop around it; the `loader` cases train on synthetic PNGs written for the run, through
+make_loaders (RAM cache, --workers processes) and Trainer.train_epoch. Every figure is measured in the
+same run as its baseline (fp32), never against a remembered number. --profile records one steady-state
+window of the Trainer at 720x960 with torch.profiler: the top kernels print, the trace goes to
+out/bench/bench_train_trace.json (chrome://tracing or Perfetto). Results: out/bench/bench_train.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
 
 import torch
+from common import ROOT, emit
 
+from camseg_cli.core.config import TrainConfig
+from camseg_cli.core.data import open_dataset
 from camseg_cli.core.distributed import Dist
 from camseg_cli.core.engine import EpochState, Trainer
+from camseg_cli.core.loaders import make_loaders
 from camseg_cli.core.model import build_model
 from camseg_cli.core.optim import SegLoss
+from camseg_cli.core.synthetic import write_dataset
 
 TFLOP_PER_TRAIN_IMAGE_720x960 = 2.6  # DeepLabV3-ResNet50, forward 0.86 TFLOP x ~3 for forward + backward
 CLASSES, IGNORE = 32, 30
@@ -37,27 +49,43 @@ def set_tf32(on: bool) -> None:
     torch.backends.cudnn.conv.fp32_precision = "tf32" if on else "ieee"
 
 
-def setup(arch: str, size: tuple[int, int], batch: int, channels_last: bool):
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def setup(arch: str, size: tuple[int, int], batch: int, channels_last: bool, device: torch.device):
     torch.manual_seed(0)
-    model = build_model(arch, CLASSES, "none").cuda().train()
+    model = build_model(arch, CLASSES, "none").to(device).train()
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     x = torch.randint(0, 256, (batch, *size, 3), dtype=torch.uint8)  # as camseg's loaders make them
     y = torch.randint(0, CLASSES, (batch, *size), dtype=torch.uint8)
-    return model, x.pin_memory(), y.pin_memory()
+    if device.type == "cuda":
+        x, y = x.pin_memory(), y.pin_memory()
+    return model, x, y
 
 
-def raw_steps(arch, size, batch, dtype, channels_last, steps, warmup) -> float:
-    """Seconds per step of the bare loop: forward, loss, backward, AdamW; inputs already on the GPU."""
-    model, x, y = setup(arch, size, batch, channels_last)
-    x, y = x.cuda().permute(0, 3, 1, 2).float().div(255), y.cuda().long()
+def trainer_for(model: torch.nn.Module, dtype, channels_last: bool, device: torch.device) -> Trainer:
+    opt = torch.optim.AdamW(model.parameters(), 1e-4)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
+    return Trainer(
+        model, SegLoss(IGNORE).to(device), opt, sched, scaler, Dist(device=device), dtype, 1, channels_last
+    )
+
+
+def raw_steps(arch, size, batch, dtype, channels_last, steps, warmup, device) -> dict:
+    """Seconds per step of the bare loop: forward, loss, backward, AdamW; inputs already on the device."""
+    model, x, y = setup(arch, size, batch, channels_last, device)
+    x, y = x.to(device).permute(0, 3, 1, 2).float().div(255), y.to(device).long()
     x = x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     opt = torch.optim.AdamW(model.parameters(), 1e-4)
-    crit = SegLoss(IGNORE).cuda()
+    crit = SegLoss(IGNORE).to(device)
     scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
 
     def step():
-        with torch.autocast("cuda", dtype=dtype or torch.float32, enabled=dtype is not None):
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             loss = crit(model(x), y)
         scaler.scale(loss).backward()
         scaler.step(opt)
@@ -66,29 +94,87 @@ def raw_steps(arch, size, batch, dtype, channels_last, steps, warmup) -> float:
 
     for _ in range(warmup):
         step()
-    torch.cuda.synchronize()
+    sync(device)
     t = time.perf_counter()
     for _ in range(steps):
         step()
-    torch.cuda.synchronize()
-    return (time.perf_counter() - t) / steps
+    sync(device)
+    return {"step_s": (time.perf_counter() - t) / steps}
 
 
-def trainer_steps(arch, size, batch, dtype, channels_last, steps, warmup) -> float:
+def trainer_steps(arch, size, batch, dtype, channels_last, steps, warmup, device) -> dict:
     """Seconds per step through Trainer.train_epoch: pinned uint8 CPU batches copied in and normalised
-    on the GPU, losses read back one step late."""
-    model, x, y = setup(arch, size, batch, channels_last)
-    opt = torch.optim.AdamW(model.parameters(), 1e-4)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
-    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
-    d = Dist(device=torch.device("cuda"))
-    trainer = Trainer(model, SegLoss(IGNORE).cuda(), opt, sched, scaler, d, dtype, 1, channels_last)
+    on the device, losses read back one step late."""
+    model, x, y = setup(arch, size, batch, channels_last, device)
+    trainer = trainer_for(model, dtype, channels_last, device)
     trainer.train_epoch([(x, y)] * warmup, 0, warmup, EpochState())
-    torch.cuda.synchronize()
+    sync(device)
     t = time.perf_counter()
     trainer.train_epoch([(x, y)] * steps, 0, steps, EpochState())
-    torch.cuda.synchronize()
-    return (time.perf_counter() - t) / steps
+    sync(device)
+    return {"step_s": (time.perf_counter() - t) / steps}
+
+
+def loader_steps(
+    arch, size, batch, dtype, channels_last, steps, warmup, device, workers=8, aug="all"
+) -> dict:
+    """Seconds per step end to end: synthetic 720x960 PNGs through make_loaders (RAM cache, `workers`
+    processes, preset `aug`) into Trainer.train_epoch; one warm-up epoch (it builds the cache and starts
+    the workers), then one timed epoch of `steps` batches. Also the share of it spent waiting for data."""
+    with tempfile.TemporaryDirectory(prefix="camseg-bench-train-") as tmp:
+        images = int((max(steps, warmup) + 1) * batch / 0.9) + 4  # enough train images for either epoch
+        split = (0.9, 0.05, 0.05)
+        root = write_dataset(Path(tmp) / "data", "rgb", images=images, size=(720, 960), seed=0, split=split)
+        config = TrainConfig(
+            data=str(root), arch=arch, weights="none", size=size, batch_size=batch, workers=workers,
+            cache="ram", aug=aug, out=str(Path(tmp) / "out"), device=device.type,
+        )  # fmt: skip
+        d = Dist(device=device)
+        loaders = make_loaders(config, open_dataset(root), d)
+        model, _, _ = setup(arch, size, batch, channels_last, device)
+        trainer = trainer_for(model, dtype, channels_last, device)
+        n, w = min(steps, loaders.batches), min(warmup, loaders.batches)
+        loaders.skip_to(0, loaders.batches - w)  # only the last w batches of epoch 0
+        trainer.train_epoch(loaders.train, 0, loaders.batches, EpochState(batches_done=loaders.batches - w))
+        loaders.skip_to(1, loaders.batches - n)
+        state = EpochState(batches_done=loaders.batches - n)
+        sync(device)
+        t = time.perf_counter()
+        trainer.train_epoch(loaders.train, 1, loaders.batches, state)
+        sync(device)
+        return {"step_s": (time.perf_counter() - t) / n, "data_wait": state.data_wait, "workers": workers}
+
+
+def profile_window(arch, size, batch, dtype, channels_last, steps, device, out: Path) -> str:
+    """torch.profiler over `steps` steady-state Trainer steps (after 3 unrecorded); the top ops by self
+    device time (CPU time on CPU), and a chrome trace written to `out`."""
+    from torch.profiler import ProfilerActivity, profile, schedule
+
+    model, x, y = setup(arch, size, batch, channels_last, device)
+    trainer = trainer_for(model, dtype, channels_last, device)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities, schedule=schedule(wait=1, warmup=2, active=steps)) as prof:
+        for _ in range(3 + steps):
+            trainer.train_epoch([(x, y)], 0, 1, EpochState())
+            prof.step()
+    sync(device)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    prof.export_chrome_trace(str(out))
+    key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=key, row_limit=25)
+
+
+CASES = [  # label, size, batch, autocast dtype, channels_last, TF32, how
+    ("fp32 (ieee)", (360, 480), 8, None, False, False, raw_steps),
+    ("tf32", (360, 480), 8, None, False, True, raw_steps),
+    ("bf16", (360, 480), 8, torch.bfloat16, False, True, raw_steps),
+    ("bf16 + channels_last", (360, 480), 8, torch.bfloat16, True, True, raw_steps),
+    ("bf16 + channels_last, Trainer", (360, 480), 8, torch.bfloat16, True, True, trainer_steps),
+    ("bf16 + channels_last, loader", (360, 480), 8, torch.bfloat16, True, True, loader_steps),
+    ("bf16 + channels_last", (720, 960), 8, torch.bfloat16, True, True, raw_steps),
+    ("bf16 + channels_last, Trainer", (720, 960), 8, torch.bfloat16, True, True, trainer_steps),
+    ("bf16 + channels_last, loader", (720, 960), 8, torch.bfloat16, True, True, loader_steps),
+]
 
 
 def main() -> None:
@@ -96,39 +182,48 @@ def main() -> None:
     p.add_argument("--arch", default="resnet50")
     p.add_argument("--steps", type=int, default=15)
     p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--workers", type=int, default=8, help="DataLoader processes for the loader cases")
     p.add_argument("--only", default="", help="Run only the cases whose label contains this text.")
+    p.add_argument("--profile", action="store_true", help="Also profile 10 Trainer steps at 720x960.")
     args = p.parse_args()
     if not torch.cuda.is_available():
         raise SystemExit("bench_train.py measures GPU training and needs CUDA; this machine has none")
+    device = torch.device("cuda")
     torch.backends.cudnn.benchmark = True
     peak = peak_bf16_tflops()
     print(f"{torch.cuda.get_device_name()}  torch {torch.__version__}  bf16 dense peak {peak:.0f} TFLOP/s")
-    cases = [
-        ("fp32 (ieee)", (360, 480), 8, None, False, False, raw_steps),
-        ("tf32", (360, 480), 8, None, False, True, raw_steps),
-        ("bf16", (360, 480), 8, torch.bfloat16, False, True, raw_steps),
-        ("bf16 + channels_last", (360, 480), 8, torch.bfloat16, True, True, raw_steps),
-        ("bf16 + channels_last, Trainer", (360, 480), 8, torch.bfloat16, True, True, trainer_steps),
-        ("bf16 + channels_last", (720, 960), 8, torch.bfloat16, True, True, raw_steps),
-        ("bf16 + channels_last, Trainer", (720, 960), 8, torch.bfloat16, True, True, trainer_steps),
-    ]
-    base = None
-    for name, size, batch, dtype, cl, tf32, fn in cases:
-        if args.only not in f"{size[0]}x{size[1]} {name}":
+    base, results = None, {}
+    for name, size, batch, dtype, cl, tf32, fn in CASES:
+        label = f"{size[0]}x{size[1]} {name}"
+        if args.only not in label:
             continue
         set_tf32(tf32)
         torch.cuda.reset_peak_memory_stats()
-        dt = fn(args.arch, size, batch, dtype, cl, args.steps, args.warmup)
-        ips = batch / dt
+        extra = {"workers": args.workers} if fn is loader_steps else {}
+        r = fn(args.arch, size, batch, dtype, cl, args.steps, args.warmup, device, **extra)
+        ips = batch / r["step_s"]
         base = base or ips
         tflops = TFLOP_PER_TRAIN_IMAGE_720x960 * size[0] * size[1] / (720 * 960) * ips
-        share = f"{100 * tflops / peak:5.1f}% of bf16 peak" if args.arch == "resnet50" else ""
+        share = 100 * tflops / peak if args.arch == "resnet50" else float("nan")
         mem = torch.cuda.max_memory_allocated() / 2**30
+        wait = f" data wait {100 * r['data_wait']:4.1f}%" if "data_wait" in r else ""
         print(
-            f"{args.arch} {size[0]}x{size[1]} b{batch} {name:32s} {1000 * dt:7.1f} ms/step {ips:7.1f} img/s "
-            f"({ips / base:4.2f}x fp32 360x480) {tflops:6.1f} TFLOP/s {share}  peak mem {mem:.1f} GiB"
+            f"{args.arch} {label:40s} b{batch} {1000 * r['step_s']:7.1f} ms/step {ips:7.1f} img/s "
+            f"({ips / base:4.2f}x fp32 360x480) {tflops:6.1f} TFLOP/s {share:5.1f}% of bf16 peak  "
+            f"peak mem {mem:.1f} GiB{wait}"
         )
+        results[label] = r | {"images_per_s": ips, "vs_fp32": ips / base, "tflops": tflops, "peak_gib": mem}
         torch.cuda.empty_cache()
+    if args.profile:
+        set_tf32(True)
+        trace = ROOT / "out" / "bench" / "bench_train_trace.json"
+        print(profile_window(args.arch, (720, 960), 8, torch.bfloat16, True, 10, device, trace))
+        print(f"trace: {trace}")
+    emit(
+        "bench_train",
+        {"arch": args.arch, "gpu": torch.cuda.get_device_name(), "cases": results},
+        as_json=False,
+    )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,39 @@
+"""The GPU training benchmark's code paths, run tiny on the CPU so that a lent GPU's minutes are not
+spent finding a broken script. The figures here mean nothing; that each path trains and reports does."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCH))
+bench_train = pytest.importorskip("bench_train")
+
+CPU = torch.device("cpu")
+TINY = ("mobilenet_v3_large", (48, 64), 2)
+
+
+@pytest.mark.parametrize("how", ["raw_steps", "trainer_steps"])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_model_step_cases_train_and_time(how, channels_last):
+    r = getattr(bench_train, how)(*TINY, None, channels_last, 2, 1, CPU)
+    assert r["step_s"] > 0
+
+
+@pytest.mark.slow
+def test_loader_case_trains_from_pngs_and_measures_the_data_wait():
+    r = bench_train.loader_steps(*TINY, None, False, 2, 1, CPU, workers=1, aug="flip")
+    assert r["step_s"] > 0 and 0 <= r["data_wait"] <= 1 and r["workers"] == 1
+
+
+def test_profile_window_lists_the_ops_and_writes_a_trace(tmp_path):
+    trace = tmp_path / "trace.json"
+    table = bench_train.profile_window(*TINY, None, False, 2, CPU, trace)
+    assert "aten::" in table and "Self CPU" in table
+    events = json.loads(trace.read_text())["traceEvents"]
+    assert any("convolution" in str(e.get("name", "")) for e in events)
