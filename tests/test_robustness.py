@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -701,12 +702,15 @@ def test_all_void_masks_train_and_evaluate_without_crashing(good, skipped_run, t
     history = pd.read_csv(out / "runs" / RUN / "metrics.csv")
     assert history.train_loss.tolist() == [0.0]  # a batch with no labelled pixel adds nothing
     assert history.val_loss.isna().all() and history.val_miou.isna().all()  # nothing to score: NaN, not 0
-    result = invoke(
-        "evaluate", skipped_run["ckpt"], "--data", root, "--out", out, "--json", "--bootstrap", "50"
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # e.g. matplotlib's about an empty heatmap
+        result = invoke(
+            "evaluate", skipped_run["ckpt"], "--data", root, "--out", out, "--json", "--bootstrap", "50"
+        )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["miou"] is None and doc["void"]["pixels"] == 2 * SIZE[0] * SIZE[1]
+    assert len(list((out / "eval").glob("*-confusion.png"))) == 1
 
 
 def test_all_void_target_gives_zero_loss_and_zero_finite_gradients():

@@ -201,6 +201,11 @@ def plot_confusion(result: EvalResult) -> Any:
     names = result.classes.names
     size = max(4.0, 0.32 * len(keep) + 2.5)
     fig, ax = plt.subplots(figsize=(size + 1.2, size))
+    if not rows:  # every pixel void: nothing to normalise; say so instead of an empty, warning heatmap
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no labelled pixels in this split", ha="center", va="center")
+        ax.set_title(f"{result.run} on {result.split}", fontsize=9)
+        return fig
     im = ax.imshow(np.ma.masked_invalid(norm), cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
     ax.set_xticks(range(len(keep)), [names[i] for i in keep], rotation=90, fontsize=8)
     ax.set_yticks(range(len(rows)), [names[i] for i in rows], fontsize=8)
