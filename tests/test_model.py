@@ -75,6 +75,9 @@ def test_checkpoint_round_trip_is_plain_data(net, tmp_path):
     loaded = load_checkpoint(path)
     assert run_name(loaded) == "run"
     rebuilt = model_from_checkpoint(loaded)
+    tensors = [*rebuilt.parameters(), *rebuilt.buffers()]
+    assert not any(t.is_meta for t in tensors)  # built on the meta device, every tensor then assigned
+    assert not rebuilt.training
     x = torch.randn(1, 3, 64, 96)
     with torch.no_grad():
         assert torch.equal(rebuilt(x)["out"], net(x)["out"])

@@ -114,7 +114,7 @@ def sample_predictions(c: Comparison, count: int, device: torch.device) -> tuple
     preds: dict[str, list] = {}
     for r in c.runs:
         ckpt = load_checkpoint(r.path)
-        model = inference_model(model_from_checkpoint(ckpt, device), device)  # as evaluate runs it
+        model = inference_model(model_from_checkpoint(ckpt, device), device, inplace=True)  # as evaluate
         to_input = ModelInput(ckpt["normalization"], device, inference_channels_last(device))
         batch = to_input(torch.stack([resize_image(img, ckpt["image_size"]) for _, img, _ in samples]))
         out = predict_batch(model, batch, [m.shape for _, _, m in samples], amp_dtype(device))

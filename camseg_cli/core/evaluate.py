@@ -151,7 +151,7 @@ def evaluate_checkpoint(
         pin_memory=dev.type == "cuda",
     )
     source = loader if workers else ReadAhead(loader)  # without workers, read on a thread
-    model = inference_model(model_from_checkpoint(ckpt, dev), dev)
+    model = inference_model(model_from_checkpoint(ckpt, dev), dev, inplace=True)
     to_input = ModelInput(ckpt["normalization"], dev, inference_channels_last(dev))
     run = run_name(ckpt)
     wrap = (lambda it: track(it, f"evaluate {run} {split}")) if track else None

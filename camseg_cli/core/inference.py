@@ -97,20 +97,21 @@ def inference_channels_last(device: torch.device) -> bool:
     return device.type == "cuda" or torch.backends.mkldnn.is_available()
 
 
-def fold_batchnorm(model: nn.Module) -> nn.Module:
+def fold_batchnorm(model: nn.Module, inplace: bool = False) -> nn.Module:
     """An eval-mode copy with each BatchNorm folded into the convolution that feeds it.
 
     One pass over the weights instead of a memory-bound pass over every activation: 7-12% faster
-    MobileNetV3 forwards on CPU (benchmarks/NOTES.md), outputs equal to float rounding. The caller's
-    model keeps its BatchNorms and its train/eval mode. A model that torch.fx cannot trace (not one
-    camseg builds) comes back unfolded and uncopied, in eval mode.
+    MobileNetV3 forwards on CPU (benchmarks/NOTES.md), outputs equal to float rounding. Unless
+    `inplace` (for a model nobody else uses: no copy), the caller's model keeps its BatchNorms and its
+    train/eval mode. A model that torch.fx cannot trace (not one camseg builds) comes back unfolded
+    and uncopied, in eval mode.
     """
     from torch.fx.experimental.optimization import fuse
 
     training = model.training
     model.eval()  # folding uses the running statistics, as eval mode does
     try:
-        folded = fuse(model)  # traces a deep copy
+        folded = fuse(model, inplace=inplace)  # traces a deep copy unless inplace
     except Exception as e:  # tracing fails on data-dependent control flow; folding is only a speed-up
         log.debug("BatchNorm folding skipped for %s: %s", type(model).__name__, e)
         return model
@@ -118,10 +119,11 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
     return folded.eval()
 
 
-def inference_model(model: nn.Module, device: torch.device) -> nn.Module:
-    """The network as evaluate, predict and compare run it: eval mode, BatchNorm folded, NHWC where
-    that is faster. One helper, so that their argmax (and thus their scores) stay the same."""
-    model = fold_batchnorm(model)
+def inference_model(model: nn.Module, device: torch.device, inplace: bool = False) -> nn.Module:
+    """The network as evaluate, predict, compare and validation run it: eval mode, BatchNorm folded,
+    NHWC where that is faster. One helper, so that their argmax (and thus their scores) stay the same.
+    `inplace` reuses `model`'s modules instead of copying them (for a model built just for this)."""
+    model = fold_batchnorm(model, inplace)
     if inference_channels_last(device):
         model = model.to(memory_format=torch.channels_last)
     return model

@@ -245,11 +245,16 @@ def _is_side(v: Any) -> bool:
 
 
 def model_from_checkpoint(ckpt: dict[str, Any], device: torch.device | str = "cpu") -> nn.Module:
-    """Rebuild the network of a loaded checkpoint and load its weights, in eval mode."""
+    """Rebuild the network of a loaded checkpoint and load its weights, in eval mode.
+
+    Built on the meta device, so no time goes into random initialisation that the checkpoint's
+    weights replace anyway (about a second for ResNet-101 on a CPU); the loaded tensors are assigned.
+    """
     classes = ClassMap.from_dict(ckpt["classes"])
-    model = build_model(ckpt["arch"], classes.num_classes, "none", aux_loss=bool(ckpt.get("aux_loss")))
+    with torch.device("meta"):
+        model = build_model(ckpt["arch"], classes.num_classes, "none", aux_loss=bool(ckpt.get("aux_loss")))
     try:
-        model.load_state_dict(ckpt["model"])
+        model.load_state_dict(ckpt["model"], assign=True)
     except RuntimeError as e:
         # torch lists every mismatch on its own line; the first one says what is wrong
         problems = [ln.strip() for ln in str(e).splitlines()[1:] if ln.strip()] or [str(e)]

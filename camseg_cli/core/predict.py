@@ -220,7 +220,7 @@ def predict_files(
         return result
     make_folder(result.out)
     classes: ClassMap = ckpt["classes_map"]
-    model = inference_model(model_from_checkpoint(ckpt, dev), dev)
+    model = inference_model(model_from_checkpoint(ckpt, dev), dev, inplace=True)
     to_input = ModelInput(ckpt["normalization"], dev, inference_channels_last(dev))
     dtype = amp_dtype(dev)
     dataset = _Images([p for p, _ in items], ckpt["image_size"])
