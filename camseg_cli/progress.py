@@ -128,7 +128,7 @@ class TrainProgress(Reporter):
             f"val loss {row['val_loss']:.4f}  val mIoU {row['val_miou']:.4f}{mark}  "
             f"pixel acc {row['val_pixel_acc']:.4f}  "
             f"best {best_miou:.4f} @ {best_epoch}  {row['images_per_s']:.1f} img/s  "
-            f"data wait {100 * row.get('data_wait', float('nan')):.0f}%  {row['seconds']:.1f}s"
+            f"data wait {100 * row.get('data_wait', float('nan')):.0f}%  {_memory(row)}{row['seconds']:.1f}s"
         )
 
     def note(self, text: str) -> None:
@@ -137,3 +137,9 @@ class TrainProgress(Reporter):
     def _print(self, text: str) -> None:
         console = self._progress.console if self._progress is not None else err_console
         console.print(text, highlight=False, markup=False, soft_wrap=True)
+
+
+def _memory(row: dict[str, Any]) -> str:
+    """`mem 12.3 GiB  ` on CUDA (the epoch's peak), nothing where it is not measured."""
+    peak = row.get("peak_mem_gib", float("nan"))
+    return f"mem {peak:.1f} GiB  " if peak == peak else ""

@@ -40,6 +40,7 @@ from camseg_cli.core.resume import resume_config
 from camseg_cli.core.runstate import COLUMNS
 from camseg_cli.core.synthetic import write_dataset
 from camseg_cli.core.train import TrainingInterrupted, _Run, fit
+from camseg_cli.progress import TrainProgress
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
@@ -229,6 +230,7 @@ def test_training_lowers_the_loss_and_beats_chance(trained, data):
     assert history.val_miou.max() > 2.5 * chance, (history.val_miou.max(), chance)
     assert (history.images_per_s > 0).all() and (history.seconds > 0).all()
     assert history.data_wait.between(0, 1).all()  # a share of the epoch's training time
+    assert history.peak_mem_gib.isna().all()  # measured on CUDA only
 
 
 @pytest.mark.slow
@@ -382,6 +384,8 @@ def test_cuda_amp_channels_last_pinned_workers(precision, data, tmp_path, monkey
     result = fit(config)
     assert all(math.isfinite(r["train_loss"]) for r in result.history)
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    card_gib = torch.cuda.get_device_properties(0).total_memory / 2**30
+    assert all(0 < r["peak_mem_gib"] < card_gib for r in result.history)
     last = torch.load(config.last_path, weights_only=True)
     assert bool(last["resume"]["scaler"]) == (precision == "fp16")  # a disabled scaler has empty state
     ckpt = load_checkpoint(config.best_path)
@@ -443,3 +447,15 @@ def test_a_starved_gpu_gets_one_hint_naming_the_remedies():
     assert notes == [
         "the GPU waited for data 40% of epoch 2: more --workers (now 2) or --cache ram would feed it faster"
     ]
+
+
+def test_epoch_line_shows_the_data_wait_and_gpu_memory_when_measured(capsys):
+    p = TrainProgress(quiet=True)  # not a terminal: plain lines on stderr
+    p.epochs = 3
+    row = {"epoch": 2, "train_loss": 1.0, "val_loss": 1.1, "val_miou": 0.25, "val_pixel_acc": 0.5,
+           "images_per_s": 12.0, "data_wait": 0.034, "peak_mem_gib": 11.26, "seconds": 9.0}  # fmt: skip
+    p.epoch_ended(row, 0.25, 2)
+    p.epoch_ended({**row, "peak_mem_gib": float("nan")}, 0.25, 2)
+    gpu, cpu = capsys.readouterr().err.strip().splitlines()
+    assert "12.0 img/s  data wait 3%  mem 11.3 GiB  9.0s" in gpu
+    assert "12.0 img/s  data wait 3%  9.0s" in cpu and "mem" not in cpu

@@ -14,7 +14,7 @@ from camseg_cli.core.files import printable, save_figure, write_csv
 
 COLUMNS = (
     "epoch", "train_loss", "val_loss", "val_miou", "val_pixel_acc", "lr",
-    "images_per_s", "data_wait", "seconds",
+    "images_per_s", "data_wait", "peak_mem_gib", "seconds",
 )  # fmt: skip
 RESUME_FORMAT = "camseg-resume"
 

@@ -233,6 +233,8 @@ class _Run:
                 c.seed * 1000 + epoch * 10 + self.d.rank
             )  # dropout draws per epoch and rank
         loaders.skip_to(epoch, p.epoch_state.batches_done)
+        if self.d.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.d.device)  # peak_mem_gib is this epoch's
         self.events.epoch_started(epoch, loaders.batches, p.epoch_state.batches_done)
         if p.epoch_state.batches_done < loaders.batches:
             self.trainer.train_epoch(loaders.train, epoch, loaders.batches, p.epoch_state)
@@ -257,6 +259,12 @@ class _Run:
             runstate.plot_curves(c.run_dir, p.history, f"{c.run_name} — best val mIoU {p.best_miou:.3f}")
         self.events.epoch_ended(row, p.best_miou, p.best_epoch)
         self._starved_hint(row)
+
+    def _peak_mem_gib(self) -> float:
+        """Peak GPU memory of the epoch's training and validation, GiB (as MMSeg logs `memory`)."""
+        if self.d.device.type != "cuda":
+            return float("nan")
+        return torch.cuda.max_memory_allocated(self.d.device) / 2**30
 
     def _starved_hint(self, row: dict[str, Any]) -> None:
         """Say once when a GPU waits on data for over 10% of an epoch (the first counts only if it is
@@ -284,6 +292,7 @@ class _Run:
             "lr": self.trainer.optimizer.param_groups[0]["lr"],
             "images_per_s": s.images / s.seconds if s.seconds > 0 else float("nan"),
             "data_wait": s.data_wait,
+            "peak_mem_gib": self._peak_mem_gib(),
             "seconds": s.seconds + val_seconds,
         }
 
