@@ -115,22 +115,23 @@ def trainer_steps(arch, size, batch, dtype, channels_last, steps, warmup, device
     return {"step_s": (time.perf_counter() - t) / steps}
 
 
-def loader_steps(
-    arch, size, batch, dtype, channels_last, steps, warmup, device, workers=8, aug="all"
-) -> dict:
-    """Seconds per step end to end: synthetic 720x960 PNGs through make_loaders (RAM cache, `workers`
-    processes, preset `aug`) into Trainer.train_epoch; one warm-up epoch (it builds the cache and starts
-    the workers), then one timed epoch of `steps` batches. Also the share of it spent waiting for data."""
+def synthetic_data(dest: Path, steps: int, warmup: int, batch: int) -> Path:
+    """720x960 RGB-label PNGs, 90% of them train: enough for `steps` and for `warmup` full batches."""
+    images = int((max(steps, warmup) + 1) * batch / 0.9) + 4
+    return write_dataset(dest, "rgb", images=images, size=(720, 960), seed=0, split=(0.9, 0.05, 0.05))
+
+
+def loader_steps(arch, size, batch, dtype, channels_last, steps, warmup, device, data, workers=8, aug="all"):
+    """Seconds per step end to end: `data` (camseg synth PNGs) through make_loaders (RAM cache, `workers`
+    processes, preset `aug`) into Trainer.train_epoch; the last `warmup` batches of one epoch (they
+    build the cache and start the workers), then `steps` timed batches of the next. Also the share
+    of those seconds the loop spent waiting for data."""
     with tempfile.TemporaryDirectory(prefix="camseg-bench-train-") as tmp:
-        images = int((max(steps, warmup) + 1) * batch / 0.9) + 4  # enough train images for either epoch
-        split = (0.9, 0.05, 0.05)
-        root = write_dataset(Path(tmp) / "data", "rgb", images=images, size=(720, 960), seed=0, split=split)
         config = TrainConfig(
-            data=str(root), arch=arch, weights="none", size=size, batch_size=batch, workers=workers,
-            cache="ram", aug=aug, out=str(Path(tmp) / "out"), device=device.type,
+            data=str(data), arch=arch, weights="none", size=size, batch_size=batch, workers=workers,
+            cache="ram", aug=aug, out=tmp, device=device.type,
         )  # fmt: skip
-        d = Dist(device=device)
-        loaders = make_loaders(config, open_dataset(root), d)
+        loaders = make_loaders(config, open_dataset(data), Dist(device=device))
         model, _, _ = setup(arch, size, batch, channels_last, device)
         trainer = trainer_for(model, dtype, channels_last, device)
         n, w = min(steps, loaders.batches), min(warmup, loaders.batches)
@@ -183,6 +184,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=15)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--workers", type=int, default=8, help="DataLoader processes for the loader cases")
+    p.add_argument("--data", type=Path, help="Dataset for the loader cases (default: synthetic, written now)")
     p.add_argument("--only", default="", help="Run only the cases whose label contains this text.")
     p.add_argument("--profile", action="store_true", help="Also profile 10 Trainer steps at 720x960.")
     args = p.parse_args()
@@ -193,13 +195,18 @@ def main() -> None:
     peak = peak_bf16_tflops()
     print(f"{torch.cuda.get_device_name()}  torch {torch.__version__}  bf16 dense peak {peak:.0f} TFLOP/s")
     base, results = None, {}
+    tmp = tempfile.TemporaryDirectory(prefix="camseg-bench-data-")
+    data = args.data
     for name, size, batch, dtype, cl, tf32, fn in CASES:
         label = f"{size[0]}x{size[1]} {name}"
         if args.only not in label:
             continue
+        extra = {}
+        if fn is loader_steps:
+            data = data or synthetic_data(Path(tmp.name) / "data", args.steps, args.warmup, batch)
+            extra = {"data": data, "workers": args.workers}
         set_tf32(tf32)
         torch.cuda.reset_peak_memory_stats()
-        extra = {"workers": args.workers} if fn is loader_steps else {}
         r = fn(args.arch, size, batch, dtype, cl, args.steps, args.warmup, device, **extra)
         ips = batch / r["step_s"]
         base = base or ips
@@ -214,6 +221,7 @@ def main() -> None:
         )
         results[label] = r | {"images_per_s": ips, "vs_fp32": ips / base, "tflops": tflops, "peak_gib": mem}
         torch.cuda.empty_cache()
+    tmp.cleanup()
     if args.profile:
         set_tf32(True)
         trace = ROOT / "out" / "bench" / "bench_train_trace.json"

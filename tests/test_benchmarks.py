@@ -26,8 +26,9 @@ def test_model_step_cases_train_and_time(how, channels_last):
 
 
 @pytest.mark.slow
-def test_loader_case_trains_from_pngs_and_measures_the_data_wait():
-    r = bench_train.loader_steps(*TINY, None, False, 2, 1, CPU, workers=1, aug="flip")
+def test_loader_case_trains_from_pngs_and_measures_the_data_wait(tmp_path):
+    data = bench_train.synthetic_data(tmp_path / "data", steps=2, warmup=1, batch=TINY[2])
+    r = bench_train.loader_steps(*TINY, None, False, 2, 1, CPU, data, workers=1, aug="flip")
     assert r["step_s"] > 0 and 0 <= r["data_wait"] <= 1 and r["workers"] == 1
 
 

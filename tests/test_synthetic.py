@@ -87,6 +87,20 @@ def test_same_seed_same_bytes_other_seed_other_images(tmp_path: Path):
     assert images and all(a[k] != c[k] for k in images)
 
 
+def test_worker_processes_write_the_same_bytes_and_report_every_frame(tmp_path: Path):
+    seen: list[str] = []
+
+    def track(frames, what):
+        for f in frames:
+            seen.append(what)
+            yield f
+
+    args = {"layout": "index", "images": 5, "size": SIZE, "seed": 3}
+    one = _files(write_dataset(tmp_path / "one", **args, workers=1))
+    two = _files(write_dataset(tmp_path / "two", **args, workers=2, track=track))
+    assert one == two and seen == ["synth"] * 5
+
+
 def test_a_frame_does_not_depend_on_how_many_are_written(tmp_path: Path):
     few = _files(write_dataset(tmp_path / "few", layout="fastai", images=3, size=SIZE, seed=1))
     many = _files(write_dataset(tmp_path / "many", layout="fastai", images=9, size=SIZE, seed=1))
@@ -212,7 +226,8 @@ def test_cli_writes_a_dataset(tmp_path: Path):
 
 
 @pytest.mark.parametrize(
-    "args", [["--size", "0x0"], ["--size", "abc"], ["--layout", "coco"], ["--images", "2"]]
+    "args",
+    [["--size", "0x0"], ["--size", "abc"], ["--layout", "coco"], ["--images", "2"], ["--workers", "0"]],
 )
 def test_cli_bad_input_is_one_error_line(tmp_path: Path, args: list[str]):
     res = runner.invoke(app, ["synth", str(tmp_path / "d"), *args])

@@ -10,8 +10,10 @@ import typer
 from camseg_cli.app import command, console
 from camseg_cli.core.classes import PRESETS
 from camseg_cli.core.data import LAYOUTS
+from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.sizes import parse_size
 from camseg_cli.core.synthetic import split_counts, write_dataset
+from camseg_cli.progress import Reporter
 
 
 @command("synth")
@@ -24,11 +26,22 @@ def synth_cmd(
     size: str = typer.Option("180x240", "--size", help="Image size HEIGHTxWIDTH."),
     seed: int = typer.Option(0, "--seed", help="Same seed, same images, byte for byte."),
     classes: str = typer.Option("camvid32", "--classes", help=f"Class preset: {', '.join(PRESETS)}."),
+    workers: int = typer.Option(
+        None, "--workers", help="Rendering processes (default: up to 8 for big datasets, else 1)."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Write a CamVid-like synthetic street-scene dataset (no download needed)."""
     hw = parse_size(size)
+    if workers is not None and workers < 1:
+        raise CamsegError(f"--workers must be at least 1, got {workers}")
     start = time.perf_counter()
-    write_dataset(dest, layout=layout, images=images, size=hw, seed=seed, classes=classes)
+    reporter = Reporter(quiet=quiet)
+    with reporter.session():
+        write_dataset(
+            dest, layout=layout, images=images, size=hw, seed=seed, classes=classes, workers=workers,
+            track=lambda frames, what: reporter.track(frames, what, total=images),
+        )  # fmt: skip
     counts = ", ".join(f"{split} {n}" for split, n in split_counts(images).items())
     console.print(
         f"wrote {images} synthetic {hw[0]}x{hw[1]} images to {dest} ({layout} layout, {classes}): "

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from camseg_cli.core.classes import preset, write_class_dict, write_codes
+from camseg_cli.core.classes import ClassMap, preset, write_class_dict, write_codes
 from camseg_cli.core.data import LAYOUTS, encode_rgb_mask
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.files import write_text, write_with
@@ -120,6 +123,15 @@ def _save_png(path: Path, array: np.ndarray) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _write_frame(
+    dest: Path, paths: tuple[str, str], layout: str, cmap: ClassMap, seed: int, i: int, size: tuple[int, int]
+) -> None:
+    """Render frame i and write its image and mask (top level: runs in a worker process)."""
+    image, mask = render_scene(np.random.default_rng([seed, i]), size, cmap, is_dark(seed, i))
+    _save_png(dest / paths[0], image)
+    _save_png(dest / paths[1], encode_rgb_mask(mask, cmap) if layout == "rgb" else mask.astype(np.uint8))
+
+
 def write_dataset(
     dest: Path | str,
     layout: str = "rgb",
@@ -128,12 +140,16 @@ def write_dataset(
     seed: int = 0,
     classes: str = "camvid32",
     split: tuple[float, float, float] = (0.6, 0.2, 0.2),
+    workers: int | None = None,
+    track: Callable[[Iterable, str], Iterable] | None = None,
 ) -> Path:
     """Write a dataset in `layout` (rgb|index|fastai, exactly the layouts data.py reads) and return dest.
 
-    Frame i is rendered from default_rng([seed, i]), so it is the same whatever `images` is; splits are
-    contiguous runs of frames (train first). dest must be empty, new, or an earlier synthetic dataset,
-    whose files (listed in camseg-synthetic.json) are replaced.
+    Frame i is rendered from default_rng([seed, i]), so it is the same whatever `images` is or which
+    process renders it; splits are contiguous runs of frames (train first). dest must be empty, new, or
+    an earlier synthetic dataset, whose files (listed in camseg-synthetic.json) are replaced. Frames
+    render in `workers` processes (default: up to 8 when there are over 2 megapixels to render, about
+    3 s of work on one core); `track(iterable, description)` wraps the frames as they finish.
     """
     if layout not in LAYOUTS:
         raise CamsegError(f"unknown layout {layout!r} — choose one of {', '.join(LAYOUTS)}")
@@ -151,10 +167,13 @@ def write_dataset(
     meta = {"format": "camseg-synthetic", "version": 1, "layout": layout, "images": images,
             "size": list(size), "seed": seed, "classes": classes, "split": counts}  # fmt: skip
     _claim(dest, [MARKER, *extra, *(p for pair in plan for p in pair)], meta)
-    for i, (image_path, mask_path) in enumerate(plan):
-        image, mask = render_scene(np.random.default_rng([seed, i]), size, cmap, is_dark(seed, i))
-        _save_png(dest / image_path, image)
-        _save_png(dest / mask_path, encode_rgb_mask(mask, cmap) if layout == "rgb" else mask.astype(np.uint8))
+    if workers is None:
+        workers = min(8, os.cpu_count() or 1) if images * size[0] * size[1] > 2_000_000 else 1
+    frames = [(dest, paths, layout, cmap, seed, i, size) for i, paths in enumerate(plan)]
+    with ProcessPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
+        done = pool.map(_write_frame, *zip(*frames)) if pool else map(_write_frame, *zip(*frames))
+        for _ in track(done, "synth") if track else done:
+            pass
     if class_file in extra:
         writer = write_codes if layout == "fastai" else write_class_dict
         write_with(dest / class_file, lambda p: writer(cmap, p))
