@@ -11,7 +11,7 @@ import torch
 
 from camseg_cli.core.compare import Comparison, best_run
 from camseg_cli.core.data import open_dataset, read_sample
-from camseg_cli.core.files import fmt_number, save_figure, write_csv, write_text
+from camseg_cli.core.files import fmt_number, pyplot, save_figure, write_csv, write_text
 from camseg_cli.core.inference import (
     ModelInput,
     amp_dtype,
@@ -24,18 +24,9 @@ from camseg_cli.core.model import load_checkpoint, model_from_checkpoint
 from camseg_cli.core.predict import colorize
 
 
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_miou(c: Comparison) -> Any:
     """Horizontal bars of mIoU, best on top, with 95% CI whiskers; the baseline's bar hatched."""
-    plt = _plt()
+    plt = pyplot()
     r = c.results.iloc[::-1]
     fig, ax = plt.subplots(figsize=(7, 0.5 * len(r) + 1.5))
     lo = (r["miou"] - r["miou_lo"]).clip(lower=0).fillna(0)
@@ -56,7 +47,7 @@ def plot_miou(c: Comparison) -> Any:
 
 def plot_per_class(c: Comparison) -> Any:
     """Heatmap: classes x runs, IoU annotated; blank where a class is absent."""
-    plt = _plt()
+    plt = pyplot()
     frame = c.per_class.dropna(how="all")
     data = frame.to_numpy(dtype=float)
     fig, ax = plt.subplots(figsize=(1.3 * frame.shape[1] + 3, 0.32 * frame.shape[0] + 1.5))
@@ -87,7 +78,7 @@ def plot_per_class(c: Comparison) -> Any:
 
 def plot_curves(c: Comparison) -> Any:
     """Validation mIoU per epoch of every run, from the checkpoints' histories."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     for r in c.runs:
         epochs = [row.get("epoch", i + 1) for i, row in enumerate(r.history)]
@@ -125,7 +116,7 @@ def sample_predictions(c: Comparison, count: int, device: torch.device) -> tuple
 
 def plot_samples(c: Comparison, samples: list, preds: dict[str, list]) -> Any:
     """Rows: images; columns: image, ground truth, each run's prediction — same class colours."""
-    plt = _plt()
+    plt = pyplot()
     classes = c.baseline.result.classes
     cols = 2 + len(preds)
     fig, axes = plt.subplots(

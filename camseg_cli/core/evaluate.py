@@ -18,7 +18,7 @@ from camseg_cli.core.data import DatasetInfo, open_dataset
 from camseg_cli.core.device import default_batch_size, default_workers, resolve_device
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.eval_result import EvalResult, report_stem, save_cache, stamp
-from camseg_cli.core.files import save_figure, write_csv, write_json
+from camseg_cli.core.files import pyplot, save_figure, write_csv, write_json
 from camseg_cli.core.inference import (
     EvalTransform,
     ModelInput,
@@ -184,10 +184,7 @@ def evaluate_checkpoint(
 
 def plot_confusion(result: EvalResult) -> Any:
     """Row-normalised confusion matrix (each ground-truth class sums to 1) of the classes present."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     mat = result.mat.astype(np.float64)
     void = result.classes.void

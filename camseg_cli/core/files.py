@@ -109,10 +109,21 @@ def write_csv(dest: Path | str, frame: Any) -> Path:
     return write_with(dest, lambda p: frame.to_csv(p, index=False))
 
 
-def save_figure(dest: Path | str, fig: Any) -> Path:
-    """Save a matplotlib figure as PNG atomically and close it."""
+def pyplot() -> Any:
+    """matplotlib.pyplot on the file-only Agg backend. Imported on first use (about half a second);
+    training calls this before its first epoch, so that a Ctrl-C never lands inside the import (an
+    interrupted C-extension import surfaces as ImportError, not KeyboardInterrupt)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def save_figure(dest: Path | str, fig: Any) -> Path:
+    """Save a matplotlib figure as PNG atomically and close it."""
+    plt = pyplot()
     try:
         return write_with(dest, lambda p: fig.savefig(p, format="png", dpi=110, bbox_inches="tight"))
     finally:

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.fx.experimental.optimization import fuse
 
 from camseg_cli.core.metrics import ConfusionMatrix
 
@@ -106,8 +107,6 @@ def fold_batchnorm(model: nn.Module, inplace: bool = False) -> nn.Module:
     train/eval mode. A model that torch.fx cannot trace (not one camseg builds) comes back unfolded
     and uncopied, in eval mode.
     """
-    from torch.fx.experimental.optimization import fuse
-
     training = model.training
     model.eval()  # folding uses the running statistics, as eval mode does
     try:

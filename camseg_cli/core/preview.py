@@ -11,7 +11,7 @@ from camseg_cli.core.augment import AugSpec, TrainTransform, aug_name, parse_aug
 from camseg_cli.core.classes import ClassMap
 from camseg_cli.core.data import DatasetInfo, read_sample
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.files import save_figure
+from camseg_cli.core.files import pyplot, save_figure
 
 PAD_COLOR = (255, 0, 255)  # magenta marks ignore padding that is not a class of the map
 OVERLAY_ALPHA = 0.55
@@ -60,10 +60,7 @@ def write_preview(
         raise CamsegError("--samples must be at least 1")
     if not augs:
         raise CamsegError("no augmentation presets to preview")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     h, w = size
     cols = 2 * samples

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from camseg_cli.core.files import printable, save_figure, write_csv
+from camseg_cli.core.files import printable, pyplot, save_figure, write_csv
 
 COLUMNS = (
     "epoch", "train_loss", "val_loss", "val_miou", "val_pixel_acc", "lr",
@@ -64,10 +64,7 @@ def write_metrics(run_dir: Path, history: list[dict[str, Any]]) -> Path:
 
 def plot_curves(run_dir: Path, history: list[dict[str, Any]], title: str) -> Path:
     """Loss (train and val) and validation mIoU / pixel accuracy per epoch, side by side."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     frame = pd.DataFrame(history, columns=list(COLUMNS))
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from camseg_cli.core.data import SPLITS, DatasetInfo, read_sample
-from camseg_cli.core.files import printable
+from camseg_cli.core.files import printable, pyplot
 
 # Rec. 601 luma, what "brightness" means in most image tools.
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float64)
@@ -114,10 +114,7 @@ def dataset_stats(
 
 def plot_counts(stats: DatasetStats):
     """Grouped bar chart of pixel counts per class and split, log scale."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     names = stats.class_names
     x = np.arange(len(names))

@@ -20,7 +20,7 @@ from camseg_cli.core.config import TrainConfig
 from camseg_cli.core.data import DatasetInfo, open_dataset
 from camseg_cli.core.engine import EpochState, NonFiniteLoss, Trainer, TrainEvents, ValResult
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.files import remove_stale_temps, write_json
+from camseg_cli.core.files import pyplot, remove_stale_temps, write_json
 from camseg_cli.core.inference import amp_dtype
 from camseg_cli.core.loaders import Loaders, make_loaders, steps_per_epoch
 from camseg_cli.core.model import build_model, load_checkpoint, make_checkpoint, save_checkpoint
@@ -195,6 +195,8 @@ class _Run:
             remove_stale_temps(c.out_dir, f"{c.best_path.name}.")
             write_json(c.run_dir / "config.json", c.to_dict())
         start = len(p.history)
+        if self.d.is_main:
+            pyplot()  # imported now, not at the end of epoch 1 where a Ctrl-C could break the import
         self.events.run_started(c.run_name, c.epochs, start, self.loaders.batches)
         try:
             for epoch in range(start, c.epochs):
