@@ -12,15 +12,8 @@ import torch
 from camseg_cli.core.compare import Comparison, best_run
 from camseg_cli.core.data import open_dataset, read_sample
 from camseg_cli.core.files import fmt_number, pyplot, save_figure, write_csv, write_text
-from camseg_cli.core.inference import (
-    ModelInput,
-    amp_dtype,
-    inference_channels_last,
-    inference_model,
-    predict_batch,
-    resize_image,
-)
-from camseg_cli.core.model import load_checkpoint, model_from_checkpoint
+from camseg_cli.core.inference import amp_dtype, checkpoint_inference, predict_batch, resize_image
+from camseg_cli.core.model import load_checkpoint
 from camseg_cli.core.predict import colorize
 
 
@@ -105,8 +98,7 @@ def sample_predictions(c: Comparison, count: int, device: torch.device) -> tuple
     preds: dict[str, list] = {}
     for r in c.runs:
         ckpt = load_checkpoint(r.path)
-        model = inference_model(model_from_checkpoint(ckpt, device), device, inplace=True)  # as evaluate
-        to_input = ModelInput(ckpt["normalization"], device, inference_channels_last(device))
+        model, to_input = checkpoint_inference(ckpt, device)  # as evaluate runs it
         batch = to_input(torch.stack([resize_image(img, ckpt["image_size"]) for _, img, _ in samples]))
         out = predict_batch(model, batch, [m.shape for _, _, m in samples], amp_dtype(device))
         preds[r.name] = [p.cpu().numpy() for p in out]

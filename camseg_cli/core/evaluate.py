@@ -21,14 +21,12 @@ from camseg_cli.core.eval_result import EvalResult, report_stem, save_cache, sta
 from camseg_cli.core.files import pyplot, save_figure, write_csv, write_json
 from camseg_cli.core.inference import (
     EvalTransform,
-    ModelInput,
     amp_dtype,
+    checkpoint_inference,
     collate_eval,
     evaluate_loader,
-    inference_channels_last,
-    inference_model,
 )
-from camseg_cli.core.model import load_checkpoint, model_from_checkpoint, run_name
+from camseg_cli.core.model import load_checkpoint, run_name
 from camseg_cli.core.readahead import ReadAhead
 from camseg_cli.core.validate import usable_samples
 
@@ -151,8 +149,7 @@ def evaluate_checkpoint(
         pin_memory=dev.type == "cuda",
     )
     source = loader if workers else ReadAhead(loader)  # without workers, read on a thread
-    model = inference_model(model_from_checkpoint(ckpt, dev), dev, inplace=True)
-    to_input = ModelInput(ckpt["normalization"], dev, inference_channels_last(dev))
+    model, to_input = checkpoint_inference(ckpt, dev)
     run = run_name(ckpt)
     wrap = (lambda it: track(it, f"evaluate {run} {split}")) if track else None
     start = time.perf_counter()

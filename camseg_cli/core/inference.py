@@ -21,6 +21,7 @@ from torch import nn
 from torch.fx.experimental.optimization import fuse
 
 from camseg_cli.core.metrics import ConfusionMatrix
+from camseg_cli.core.model import model_from_checkpoint
 
 Normalization = dict[str, Sequence[float]]
 log = logging.getLogger(__name__)
@@ -126,6 +127,12 @@ def inference_model(model: nn.Module, device: torch.device, inplace: bool = Fals
     if inference_channels_last(device):
         model = model.to(memory_format=torch.channels_last)
     return model
+
+
+def checkpoint_inference(ckpt: dict[str, Any], device: torch.device) -> tuple[nn.Module, ModelInput]:
+    """A loaded checkpoint's network, ready as inference_model makes it, and the ModelInput it takes."""
+    model = inference_model(model_from_checkpoint(ckpt, device), device, inplace=True)  # built for this
+    return model, ModelInput(ckpt["normalization"], device, inference_channels_last(device))
 
 
 def model_logits(model: nn.Module, images: torch.Tensor) -> torch.Tensor:

@@ -24,15 +24,8 @@ from camseg_cli.core.data import IMAGE_EXTS, read_image
 from camseg_cli.core.device import default_batch_size, default_workers, resolve_device
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.files import make_folder, write_with
-from camseg_cli.core.inference import (
-    ModelInput,
-    amp_dtype,
-    inference_channels_last,
-    inference_model,
-    predict_batch,
-    resize_image,
-)
-from camseg_cli.core.model import load_checkpoint, model_from_checkpoint, run_name
+from camseg_cli.core.inference import amp_dtype, checkpoint_inference, predict_batch, resize_image
+from camseg_cli.core.model import load_checkpoint, run_name
 from camseg_cli.core.readahead import ReadAhead
 
 Track = Callable[[Iterable, str], Iterable]
@@ -220,8 +213,7 @@ def predict_files(
         return result
     make_folder(result.out)
     classes: ClassMap = ckpt["classes_map"]
-    model = inference_model(model_from_checkpoint(ckpt, dev), dev, inplace=True)
-    to_input = ModelInput(ckpt["normalization"], dev, inference_channels_last(dev))
+    model, to_input = checkpoint_inference(ckpt, dev)
     dtype = amp_dtype(dev)
     dataset = _Images([p for p, _ in items], ckpt["image_size"])
     workers = default_workers(dev) if workers is None else workers
