@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from camseg_cli.app import command, console, print_json
-from camseg_cli.core.compare import Comparison, best_run, compare, gather
-from camseg_cli.core.compare_report import write_report
 from camseg_cli.core.data import LAYOUTS, SPLITS
-from camseg_cli.core.device import resolve_device
 from camseg_cli.core.files import fmt_number
 from camseg_cli.options import SPLIT_BY_AS_TRAINED, TEST_SEQUENCES, VAL_SEQUENCES
 from camseg_cli.progress import Reporter
+
+if TYPE_CHECKING:  # torch and pandas load when the command runs, not with `camseg --help`
+    from camseg_cli.core.compare import Comparison
 
 
 def ranking_table(c: Comparison) -> Table:
@@ -58,6 +59,8 @@ def ranking_table(c: Comparison) -> Table:
 
 
 def class_table(c: Comparison) -> Table:
+    from camseg_cli.core.compare import best_run
+
     frame = c.per_class.dropna(how="all")
     table = Table(title="per-class IoU (best per class in green)")
     table.add_column("class")
@@ -99,6 +102,10 @@ def compare_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Rank runs by mIoU with CIs, test each against a baseline (paired bootstrap), write a report."""
+    from camseg_cli.core.compare import compare, gather
+    from camseg_cli.core.compare_report import write_report
+    from camseg_cli.core.device import resolve_device
+
     dev = resolve_device(device)
     reporter = Reporter(quiet=quiet or as_json)
     with reporter.session():

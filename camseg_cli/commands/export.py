@@ -7,14 +7,14 @@ from pathlib import Path
 import typer
 
 from camseg_cli.app import command, console
-from camseg_cli.core.export import FORMATS, export_checkpoint
+from camseg_cli.core.choices import EXPORT_FORMATS
 from camseg_cli.core.sizes import parse_size
 
 
 @command("export")
 def export_cmd(
     checkpoint: Path = typer.Argument(..., help="A camseg checkpoint (.pt)."),
-    fmt: str = typer.Option(..., "--format", "-f", help=f"{' or '.join(FORMATS)}."),
+    fmt: str = typer.Option(..., "--format", "-f", help=f"{' or '.join(EXPORT_FORMATS)}."),
     size: str = typer.Option(None, "--size", help="Input HxW of the export; default the training size."),
     dynamic: bool = typer.Option(False, "--dynamic", help="Leave batch, height and width free."),
     output: Path = typer.Option(None, "--output", "-o", help="Model file; default OUT/export/<run>.<ext>."),
@@ -24,6 +24,8 @@ def export_cmd(
     ),
 ) -> None:
     """Export the model for deployment: a normalised NCHW float batch in, per-class logits out."""
+    from camseg_cli.core.export import export_checkpoint
+
     hw = parse_size(size) if size else None
     result = export_checkpoint(checkpoint, fmt, output, out, hw, dynamic, verify)
     h, w = result.size

@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 
 from camseg_cli.app import command, console, err_console
-from camseg_cli.core.predict import OUTPUTS, predict_files
+from camseg_cli.core.choices import PREDICT_OUTPUTS
 from camseg_cli.progress import Reporter
 
 
@@ -17,7 +17,9 @@ def predict_cmd(
     checkpoint: Path = typer.Argument(..., help="A camseg checkpoint (.pt)."),
     inputs: list[str] = typer.Argument(..., help="Image files, folders (searched recursively) or globs."),
     out: Path = typer.Option(None, "--out", help="Output folder; default out/predictions/<run>/."),
-    save: str = typer.Option(",".join(OUTPUTS), "--save", help="Comma-separated: index, color, overlay."),
+    save: str = typer.Option(
+        ",".join(PREDICT_OUTPUTS), "--save", help="Comma-separated: index, color, overlay."
+    ),
     alpha: float = typer.Option(0.5, "--alpha", help="Colour weight of the overlay, 0..1."),
     tta: bool = typer.Option(False, "--tta", help="Average with the prediction of the mirrored image."),
     batch_size: int | None = typer.Option(
@@ -30,6 +32,8 @@ def predict_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Predict segmentation masks at each input image's own resolution."""
+    from camseg_cli.core.predict import predict_files
+
     reporter = Reporter(quiet=quiet)
     with reporter.session():
         result = predict_files(

@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
 from rich.table import Table
 
 from camseg_cli.app import command, console, print_json
 from camseg_cli.core import splits as core_splits
-from camseg_cli.core import stats as core_stats
+from camseg_cli.core.choices import DARK_THRESHOLD
 from camseg_cli.core.class_weights import class_weights
 from camseg_cli.core.data import READ_LAYOUTS, DatasetInfo, open_dataset
 from camseg_cli.core.files import save_figure, write_csv
 from camseg_cli.progress import Reporter
 
+if TYPE_CHECKING:  # pandas and core.stats load when the command runs, not with `camseg --help`
+    import pandas as pd
+
+    from camseg_cli.core import stats as core_stats
+
 
 def weights_frame(st: core_stats.DatasetStats) -> tuple[pd.DataFrame, list[str]]:
     """Median-frequency and ENet weights from the train split (or the first split present)."""
+    import pandas as pd
+
     split = "train" if "train" in st.splits else next(iter(st.splits))
     pixels = st.splits[split].pixels
     void = st.info.classes.void
@@ -97,7 +104,7 @@ def stats_cmd(
     layout: str = typer.Option(None, "--layout", help=f"Force a layout: {', '.join(READ_LAYOUTS)}."),
     out: Path = typer.Option(Path("out"), "--out", help="Output folder; reports go to OUT/stats/."),
     dark_threshold: float = typer.Option(
-        core_stats.DEFAULT_DARK_THRESHOLD,
+        DARK_THRESHOLD,
         "--dark-threshold",
         help="Mean luminance (0-255) below which an image is dark.",
     ),
@@ -120,6 +127,10 @@ def stats_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Class pixel counts and frequencies per split, class weights, and a dark-image report."""
+    import pandas as pd
+
+    from camseg_cli.core import stats as core_stats
+
     info = open_dataset(data, layout, split_by, val_sequences, test_sequences)
     reporter = Reporter(quiet=quiet or as_json)
     with reporter.session():

@@ -9,23 +9,23 @@ import os
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from camseg_cli.app import command, console, err_console
-from camseg_cli.core.augment import PRESETS
-from camseg_cli.core.config import OPTIMIZERS, RUNTIME_FIELDS, SCHEDULES, TrainConfig, sweep_configs
+from camseg_cli.core.choices import ARCHS, AUG_PRESETS, OPTIMIZERS, SCHEDULES
 from camseg_cli.core.data import READ_LAYOUTS, open_dataset
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.model import ARCHS
-from camseg_cli.core.preview import write_preview
-from camseg_cli.core.resume import resume_config
 from camseg_cli.core.sizes import parse_size
-from camseg_cli.core.train import TrainingInterrupted, TrainResult, fit
 from camseg_cli.options import CACHE, TEST_SEQUENCES, VAL_SEQUENCES
 from camseg_cli.progress import TrainProgress
+
+if TYPE_CHECKING:  # torch and albumentations load when the command runs, not with `camseg --help`
+    from camseg_cli.core.config import TrainConfig
+    from camseg_cli.core.train import TrainResult
 
 log = logging.getLogger("camseg")
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
@@ -42,6 +42,9 @@ def _explicit(ctx: typer.Context, name: str) -> bool:
 
 def _resumed(ctx: typer.Context, given: TrainConfig) -> TrainConfig:
     """The run's saved settings, with the runtime flags given now (--workers, --device, ...)."""
+    from camseg_cli.core.config import RUNTIME_FIELDS, TrainConfig
+    from camseg_cli.core.resume import resume_config
+
     overrides = {f: getattr(given, f) for f in RUNTIME_FIELDS if f != "out" and _explicit(ctx, f)}
     used = resume_config(given.out, given.run_name, **overrides)
     for f in dataclasses.fields(TrainConfig):
@@ -77,6 +80,8 @@ def _summary(results: list[TrainResult]) -> Table:
 
 
 def _preview(configs: list[TrainConfig], sweep: bool) -> None:
+    from camseg_cli.core.preview import write_preview
+
     c = configs[0]
     dest = Path(c.out) / "augment-preview.png" if sweep else c.run_dir / "augment-preview.png"
     info = open_dataset(c.data, c.layout, c.split_by, c.val_sequences, c.test_sequences)
@@ -97,7 +102,9 @@ def train_cmd(
     skip_bad: bool = typer.Option(
         False, "--skip-bad", help="Leave out (and list) unreadable train/val samples instead of stopping."
     ),
-    aug: str = typer.Option("none", "--aug", help=f"Presets, combined with commas: {', '.join(PRESETS)}."),
+    aug: str = typer.Option(
+        "none", "--aug", help=f"Presets, combined with commas: {', '.join(AUG_PRESETS)}."
+    ),
     arch: str = typer.Option("resnet50", "--arch", help=f"{', '.join(ARCHS)}."),
     weights: str = typer.Option("coco", "--weights", help="coco, imagenet, none or a checkpoint path."),
     aux_loss: bool = typer.Option(False, "--aux-loss", help="Train the auxiliary FCN head too (loss x0.5)."),
@@ -131,6 +138,9 @@ def train_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Plain lines: epoch summaries only."),
 ) -> None:
     """Train DeepLabV3 on a CamVid-like dataset; the best checkpoint by validation mIoU goes to OUT/RUN.pt."""
+    from camseg_cli.core.config import TrainConfig, sweep_configs
+    from camseg_cli.core.train import TrainingInterrupted, fit
+
     if not data and not resume:
         raise CamsegError("pass --data DIR (a CamVid-like dataset folder, or make one with `camseg synth`)")
     fields = {k: v for k, v in ctx.params.items() if k in {f.name for f in dataclasses.fields(TrainConfig)}}

@@ -19,14 +19,11 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from camseg_cli.core.choices import AUG_EXTRA as EXTRA  # noqa: E402
+from camseg_cli.core.choices import AUG_PRESETS as PRESETS  # noqa: E402
+from camseg_cli.core.choices import AUG_STUDY as STUDY  # noqa: E402
 from camseg_cli.core.errors import CamsegError  # noqa: E402
 from camseg_cli.core.inference import mask_tensor, resize_image  # noqa: E402
-
-# The original study's presets, then the two it wished it had tried. `all` = the original four.
-STUDY = ("flip", "crop", "perspective", "jitter")
-EXTRA = ("sharpen", "contrast")
-PRESETS = ("none", *STUDY, "all", *EXTRA)
-SWEEP_DEFAULT = ("none", *STUDY, "all")
 
 # Probabilities and strengths: moderate, as in the torchvision / SegNet references for driving scenes.
 P_FLIP = 0.5

@@ -9,13 +9,11 @@ from typing import Any
 
 from camseg_cli.core.augment import aug_name, split_sweep
 from camseg_cli.core.cache import MODES as CACHE_MODES
+from camseg_cli.core.choices import ARCHS, OPTIMIZERS, SCHEDULES
 from camseg_cli.core.class_weights import METHODS as CLASS_WEIGHT_METHODS
 from camseg_cli.core.data import READ_LAYOUTS
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.model import ARCHS
 
-OPTIMIZERS = ("adamw", "adam")
-SCHEDULES = ("poly", "cosine")
 # Fields that change how a run executes, not what it computes: a resumed run may take new values.
 RUNTIME_FIELDS = ("data", "workers", "cache", "device", "compile", "out")
 

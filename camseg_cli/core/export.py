@@ -17,11 +17,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from camseg_cli.core.choices import EXPORT_FORMATS as FORMATS
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.files import write_json, write_with
 from camseg_cli.core.model import load_checkpoint, model_from_checkpoint, run_name
 
-FORMATS = ("onnx", "torchscript")
 SUFFIX = {"onnx": ".onnx", "torchscript": ".torchscript.pt"}
 OPSET = 17
 TOLERANCE = 1e-3  # max |exported - pytorch| allowed, relative to the largest logit (at least 1)

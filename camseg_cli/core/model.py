@@ -15,13 +15,13 @@ from torch import nn
 from torchvision.models import segmentation as seg
 
 from camseg_cli import __version__
+from camseg_cli.core.choices import ARCHS
 from camseg_cli.core.classes import ClassMap
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.files import printable, write_with
 
 log = logging.getLogger("camseg")
 
-ARCHS = ("resnet50", "resnet101", "mobilenet_v3_large")
 WEIGHTS = ("coco", "imagenet", "none")
 FORMAT = "camseg-checkpoint"
 VERSION = 1

@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
+from camseg_cli.core.choices import PREDICT_OUTPUTS as OUTPUTS
 from camseg_cli.core.classes import ClassMap
 from camseg_cli.core.data import IMAGE_EXTS, read_image
 from camseg_cli.core.device import default_batch_size, default_workers, resolve_device
@@ -29,7 +30,6 @@ from camseg_cli.core.model import load_checkpoint, run_name
 from camseg_cli.core.readahead import ReadAhead
 
 Track = Callable[[Iterable, str], Iterable]
-OUTPUTS = ("index", "color", "overlay")
 
 
 @dataclass

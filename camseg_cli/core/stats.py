@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from camseg_cli.core.choices import DARK_THRESHOLD as DEFAULT_DARK_THRESHOLD
 from camseg_cli.core.data import SPLITS, DatasetInfo, read_sample
 from camseg_cli.core.files import printable, pyplot
 
 # Rec. 601 luma, what "brightness" means in most image tools.
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float64)
-DEFAULT_DARK_THRESHOLD = 40.0
 
 Track = Callable[[Iterable, str], Iterable]
 

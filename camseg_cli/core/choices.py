@@ -1,0 +1,22 @@
+"""The names a user picks from on the command line, and defaults, in a module that imports nothing.
+
+Commands write their --help from these before torch, torchvision or albumentations load, so `camseg
+--help` and a mistyped option answer at once; the modules that implement each choice import their
+names from here, so each list exists once.
+"""
+
+from __future__ import annotations
+
+# Augmentation presets (core/augment.py): the original study's four, `all` = those four together,
+# then the two it wished it had tried.
+AUG_STUDY = ("flip", "crop", "perspective", "jitter")
+AUG_EXTRA = ("sharpen", "contrast")
+AUG_PRESETS = ("none", *AUG_STUDY, "all", *AUG_EXTRA)
+
+ARCHS = ("resnet50", "resnet101", "mobilenet_v3_large")  # DeepLabV3 backbones (core/model.py)
+OPTIMIZERS = ("adamw", "adam")  # core/optim.py
+SCHEDULES = ("poly", "cosine")  # learning-rate schedules after warm-up (core/optim.py)
+PREDICT_OUTPUTS = ("index", "color", "overlay")  # what `camseg predict` writes per image (core/predict.py)
+EXPORT_FORMATS = ("onnx", "torchscript")  # core/export.py
+
+DARK_THRESHOLD = 40.0  # mean luminance (0-255) below which `camseg stats` calls an image dark
