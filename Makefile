@@ -29,6 +29,7 @@ bench: $(STAMP)  # CPU benchmarks; each prints a table and writes out/bench/NAME
 	$(BIN)/python benchmarks/bench_data.py
 	$(BIN)/python benchmarks/bench_predict.py
 	$(BIN)/python benchmarks/bench_eval.py
+	$(BIN)/python benchmarks/bench_cli.py
 
 # The original study in one command: one run per augmentation, everything else equal. Re-running
 # continues unfinished runs and skips finished ones. Pass e.g. TRAIN_ARGS="--device cuda --epochs 50".
