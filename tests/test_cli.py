@@ -99,7 +99,7 @@ def test_a_mistyped_option_is_refused_before_the_heavy_libraries_load(tmp_path):
 
 
 def test_a_command_that_runs_loads_what_it_needs(tmp_path):
-    """The lazy imports are not skipped imports: a real command still reaches torch and finishes."""
+    """The lazy imports are not skipped imports: a command that runs still loads torch, then fails cleanly."""
     (run,) = _probe([["predict", str(tmp_path / "missing.pt"), str(tmp_path), "--quiet"]])
     assert run["code"] == 1
     assert "missing.pt" in run["output"]

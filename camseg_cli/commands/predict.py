@@ -18,7 +18,7 @@ def predict_cmd(
     inputs: list[str] = typer.Argument(..., help="Image files, folders (searched recursively) or globs."),
     out: Path = typer.Option(None, "--out", help="Output folder; default out/predictions/<run>/."),
     save: str = typer.Option(
-        ",".join(PREDICT_OUTPUTS), "--save", help="Comma-separated: index, color, overlay."
+        ",".join(PREDICT_OUTPUTS), "--save", help=f"Comma-separated: {', '.join(PREDICT_OUTPUTS)}."
     ),
     alpha: float = typer.Option(0.5, "--alpha", help="Colour weight of the overlay, 0..1."),
     tta: bool = typer.Option(False, "--tta", help="Average with the prediction of the mirrored image."),

@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from camseg_cli.app import command, console, err_console
-from camseg_cli.core.choices import ARCHS, AUG_PRESETS, OPTIMIZERS, SCHEDULES
+from camseg_cli.core.choices import ARCHS, AUG_PRESETS, OPTIMIZERS, SCHEDULES, WEIGHTS
 from camseg_cli.core.data import READ_LAYOUTS, open_dataset
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.sizes import parse_size
@@ -106,7 +106,7 @@ def train_cmd(
         "none", "--aug", help=f"Presets, combined with commas: {', '.join(AUG_PRESETS)}."
     ),
     arch: str = typer.Option("resnet50", "--arch", help=f"{', '.join(ARCHS)}."),
-    weights: str = typer.Option("coco", "--weights", help="coco, imagenet, none or a checkpoint path."),
+    weights: str = typer.Option("coco", "--weights", help=f"{', '.join(WEIGHTS)} or a checkpoint path."),
     aux_loss: bool = typer.Option(False, "--aux-loss", help="Train the auxiliary FCN head too (loss x0.5)."),
     epochs: int = typer.Option(30, "--epochs", "-e"),
     batch_size: int = typer.Option(8, "--batch-size", "-b", help="Images per step per process (at least 2)."),

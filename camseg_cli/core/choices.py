@@ -14,6 +14,7 @@ AUG_EXTRA = ("sharpen", "contrast")
 AUG_PRESETS = ("none", *AUG_STUDY, "all", *AUG_EXTRA)
 
 ARCHS = ("resnet50", "resnet101", "mobilenet_v3_large")  # DeepLabV3 backbones (core/model.py)
+WEIGHTS = ("coco", "imagenet", "none")  # named starting weights; a checkpoint path also works (core/model.py)
 OPTIMIZERS = ("adamw", "adam")  # core/optim.py
 SCHEDULES = ("poly", "cosine")  # learning-rate schedules after warm-up (core/optim.py)
 PREDICT_OUTPUTS = ("index", "color", "overlay")  # what `camseg predict` writes per image (core/predict.py)

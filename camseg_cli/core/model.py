@@ -15,14 +15,13 @@ from torch import nn
 from torchvision.models import segmentation as seg
 
 from camseg_cli import __version__
-from camseg_cli.core.choices import ARCHS
+from camseg_cli.core.choices import ARCHS, WEIGHTS
 from camseg_cli.core.classes import ClassMap
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.files import printable, write_with
 
 log = logging.getLogger("camseg")
 
-WEIGHTS = ("coco", "imagenet", "none")
 FORMAT = "camseg-checkpoint"
 VERSION = 1
 REQUIRED_KEYS = ("format", "version", "model", "arch", "classes", "image_size", "normalization")
@@ -112,7 +111,7 @@ def _fast_batchnorm(model: nn.Module) -> None:
 
 def _load_weights_file(model: nn.Module, path: Path) -> None:
     if not path.is_file():
-        raise CamsegError(f"--weights {path}: not coco, imagenet, none, nor an existing file")
+        raise CamsegError(f"--weights {path}: not {', '.join(WEIGHTS)}, nor an existing file")
     obj = _torch_load(path)
     state = obj["model"] if isinstance(obj, dict) and obj.get("format") == FORMAT else obj
     if not isinstance(state, dict):
