@@ -30,14 +30,14 @@ import torch
 from common import emit, timeit
 from PIL import Image
 
-from camseg_cli.core.augment import CROP_SCALE, AugSpec, EpochDataset, TrainTransform, parse_aug
-from camseg_cli.core.cache import sample_dataset
-from camseg_cli.core.classes import preset
-from camseg_cli.core.data import open_dataset
-from camseg_cli.core.inference import ModelInput
-from camseg_cli.core.labels import _color_lut, decode_rgb_mask, encode_rgb_mask
-from camseg_cli.core.model import NORMALIZATION
-from camseg_cli.core.synthetic import write_dataset
+from camseg_cli.core.data.augment import CROP_SCALE, AugSpec, EpochDataset, TrainTransform, parse_aug
+from camseg_cli.core.data.cache import sample_dataset
+from camseg_cli.core.data.classes import preset
+from camseg_cli.core.data.labels import _color_lut, decode_rgb_mask, encode_rgb_mask
+from camseg_cli.core.data.layouts import open_dataset
+from camseg_cli.core.data.sources.synthetic import write_dataset
+from camseg_cli.core.model.checkpoint import NORMALIZATION
+from camseg_cli.core.model.inference import ModelInput
 
 SOURCE, SIZE = (720, 960), (360, 480)
 PRESETS = ("none", "flip", "crop", "perspective", "jitter", "all", "sharpen", "contrast")

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from common import ROOT, emit, interleaved
 
-from camseg_cli.core.metrics import ConfusionMatrix
+from camseg_cli.core.evaluation.metrics import ConfusionMatrix
 
 CLASSES, IGNORE, BATCH, SIZE = 32, 31, 8, (360, 480)
 TINY = (48, 64)
@@ -74,7 +74,7 @@ def child(ckpt: str, data: str) -> None:
     """In a fresh process: evaluate once; print how far the peak RSS and the traced peak rose (bytes)."""
     import gc
 
-    from camseg_cli.core.evaluate import evaluate_checkpoint
+    from camseg_cli.core.evaluation.evaluate import evaluate_checkpoint
 
     torch.set_num_threads(1)
     gc.collect()
@@ -91,9 +91,9 @@ def child(ckpt: str, data: str) -> None:
 
 def make_run(folder: Path, images: int) -> tuple[Path, Path]:
     """A synthetic dataset whose test split holds `images` 48x64 images, and a checkpoint that reads it."""
-    from camseg_cli.core.classes import preset
-    from camseg_cli.core.model import build_model, make_checkpoint, save_checkpoint
-    from camseg_cli.core.synthetic import write_dataset
+    from camseg_cli.core.data.classes import preset
+    from camseg_cli.core.data.sources.synthetic import write_dataset
+    from camseg_cli.core.model.checkpoint import build_model, make_checkpoint, save_checkpoint
 
     data = write_dataset(folder / "data", "rgb", images=images + 2, size=TINY, seed=0, split=(0, 0, 1))
     torch.manual_seed(0)

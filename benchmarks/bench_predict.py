@@ -26,12 +26,12 @@ import torch.nn.functional as F
 from common import emit, interleaved, timeit
 from PIL import Image
 
-from camseg_cli.core.classes import preset
-from camseg_cli.core.device import default_batch_size
-from camseg_cli.core.inference import inference_model
-from camseg_cli.core.model import NORMALIZATION, build_model, make_checkpoint, save_checkpoint
-from camseg_cli.core.predict import colorize, predict_files
-from camseg_cli.core.synthetic import write_dataset
+from camseg_cli.core.data.classes import preset
+from camseg_cli.core.data.sources.synthetic import write_dataset
+from camseg_cli.core.model.checkpoint import NORMALIZATION, build_model, make_checkpoint, save_checkpoint
+from camseg_cli.core.model.device import default_batch_size
+from camseg_cli.core.model.inference import inference_model
+from camseg_cli.core.model.predict import colorize, predict_files
 
 ARCH, SIZE = "mobilenet_v3_large", (360, 480)
 DEFAULT_BATCH = default_batch_size(torch.device("cpu"))

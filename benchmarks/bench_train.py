@@ -22,14 +22,14 @@ from pathlib import Path
 import torch
 from common import ROOT, emit
 
-from camseg_cli.core.config import TrainConfig
-from camseg_cli.core.data import open_dataset
-from camseg_cli.core.distributed import Dist
-from camseg_cli.core.engine import EpochState, Trainer
-from camseg_cli.core.loaders import make_loaders
-from camseg_cli.core.model import build_model
-from camseg_cli.core.optim import SegLoss
-from camseg_cli.core.synthetic import write_dataset
+from camseg_cli.core.data.layouts import open_dataset
+from camseg_cli.core.data.sources.synthetic import write_dataset
+from camseg_cli.core.model.checkpoint import build_model
+from camseg_cli.core.train.config import TrainConfig
+from camseg_cli.core.train.distributed import Dist
+from camseg_cli.core.train.engine import EpochState, Trainer
+from camseg_cli.core.train.loaders import make_loaders
+from camseg_cli.core.train.optim import SegLoss
 
 TFLOP_PER_TRAIN_IMAGE_720x960 = 2.6  # DeepLabV3-ResNet50, forward 0.86 TFLOP x ~3 for forward + backward
 CLASSES, IGNORE = 32, 30

@@ -79,7 +79,7 @@ class Reporter:
 
 
 class TrainProgress(Reporter):
-    """Training events (see core.engine.TrainEvents) as Rich bars — run (epochs, ETA), epoch (steps,
+    """Training events (see core.train.engine.TrainEvents) as Rich bars — run (epochs, ETA), epoch (steps,
     loss, images/s), validation — or as plain lines. Epoch summaries are printed even with --quiet."""
 
     def __init__(self, quiet: bool = False, every_s: float = 10.0):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from camseg_cli.core.classes import ClassMap, preset
+from camseg_cli.core.data.classes import ClassMap, preset
 
 HERE = Path(__file__).parent
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from camseg_cli.core.augment import (
+from camseg_cli.core.data.augment import (
     EXTRA,
     PRESETS,
     STUDY,
@@ -18,8 +18,8 @@ from camseg_cli.core.augment import (
     split_sweep,
 )
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.inference import ModelInput
-from camseg_cli.core.model import NORMALIZATION
+from camseg_cli.core.model.checkpoint import NORMALIZATION
+from camseg_cli.core.model.inference import ModelInput
 
 A, B = 3, 7  # two class indices of the pattern
 IGNORE = 11
@@ -185,7 +185,7 @@ def test_augment_preview_and_train_preview_write_pngs(tmp_path):
     from typer.testing import CliRunner
 
     from camseg_cli.cli import app
-    from camseg_cli.core.synthetic import write_dataset
+    from camseg_cli.core.data.sources.synthetic import write_dataset
 
     data = write_dataset(tmp_path / "scenes", images=5, size=(48, 64), seed=0)
     out = tmp_path / "grid.png"

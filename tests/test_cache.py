@@ -12,14 +12,14 @@ import pytest
 import torch
 from PIL import Image
 
-from camseg_cli.core import cache as cache_mod
-from camseg_cli.core.augment import AugSpec, EpochDataset, TrainTransform, parse_aug
-from camseg_cli.core.cache import META, CachedDataset, fingerprint, sample_dataset
-from camseg_cli.core.classes import preset
-from camseg_cli.core.config import RUNTIME_FIELDS, TrainConfig
-from camseg_cli.core.data import SegDataset, open_dataset
+from camseg_cli.core.data import cache as cache_mod
+from camseg_cli.core.data.augment import AugSpec, EpochDataset, TrainTransform, parse_aug
+from camseg_cli.core.data.cache import META, CachedDataset, fingerprint, sample_dataset
+from camseg_cli.core.data.classes import preset
+from camseg_cli.core.data.layouts import SegDataset, open_dataset
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.inference import EvalTransform
+from camseg_cli.core.model.inference import EvalTransform
+from camseg_cli.core.train.config import RUNTIME_FIELDS, TrainConfig
 from tests.conftest import random_samples, write_layout
 
 
@@ -173,7 +173,7 @@ def test_evaluate_scores_the_same_with_each_cache_and_the_cli_takes_cache(tmp_pa
     from typer.testing import CliRunner
 
     from camseg_cli.cli import app
-    from camseg_cli.core.evaluate import evaluate_checkpoint
+    from camseg_cli.core.evaluation.evaluate import evaluate_checkpoint
     from tests.test_evaluate import SIZE, tiny_checkpoint
 
     cmap = preset("camvid11")
@@ -211,7 +211,7 @@ def test_training_with_a_cache_gives_the_very_same_model(tmp_path):
     from typer.testing import CliRunner
 
     from camseg_cli.cli import app
-    from camseg_cli.core.synthetic import write_dataset
+    from camseg_cli.core.data.sources.synthetic import write_dataset
 
     data = write_dataset(tmp_path / "d", images=8, size=(48, 64), seed=1)  # 4 train, 2 val
     args = [

@@ -9,11 +9,11 @@ import torch
 from typer.testing import CliRunner
 
 from camseg_cli.cli import app
-from camseg_cli.core.classes import ClassMap, preset
-from camseg_cli.core.compare import paired_bootstrap
-from camseg_cli.core.eval_result import EvalResult
-from camseg_cli.core.model import build_model, make_checkpoint, save_checkpoint
-from camseg_cli.core.synthetic import write_dataset
+from camseg_cli.core.data.classes import ClassMap, preset
+from camseg_cli.core.data.sources.synthetic import write_dataset
+from camseg_cli.core.evaluation.compare import paired_bootstrap
+from camseg_cli.core.evaluation.results import EvalResult
+from camseg_cli.core.model.checkpoint import build_model, make_checkpoint, save_checkpoint
 
 runner = CliRunner()
 
@@ -176,7 +176,7 @@ def test_compare_reuses_cached_evaluations_and_invalidates_changed_checkpoints(t
     ]
     assert runner.invoke(app, args).exit_code == 0
     calls = []
-    import camseg_cli.core.compare as cmp
+    import camseg_cli.core.evaluation.compare as cmp
 
     real = cmp.evaluate_checkpoint
 
@@ -249,7 +249,7 @@ def test_compare_refuses_mismatched_class_maps(two_runs, tmp_path):
 
 
 def test_best_run_is_none_when_every_run_ties_or_the_class_is_absent():
-    from camseg_cli.core.compare import best_run
+    from camseg_cli.core.evaluation.compare import best_run
 
     assert best_run(pd.Series({"a": 0.2, "b": 0.5})) == "b"
     assert best_run(pd.Series({"a": 0.0, "b": 0.0})) is None

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from camseg_cli.core.classes import preset
-from camseg_cli.core.data import (
+from camseg_cli.core.data.classes import preset
+from camseg_cli.core.data.layouts import (
     SegDataset,
     decode_rgb_mask,
     detect_layout,

@@ -16,9 +16,9 @@ import pytest
 from typer.testing import CliRunner
 
 from camseg_cli.cli import app
-from camseg_cli.core.archive import extract_into
-from camseg_cli.core.classes import preset
-from camseg_cli.core.download import VARIANTS, local_path
+from camseg_cli.core.data.classes import preset
+from camseg_cli.core.data.sources.archive import extract_into
+from camseg_cli.core.data.sources.download import VARIANTS, local_path
 from camseg_cli.core.errors import CamsegError
 from tests.conftest import random_samples, write_layout
 from tests.server import LocalServer, closed_port, silent_port

@@ -11,11 +11,11 @@ import torch
 from typer.testing import CliRunner
 
 from camseg_cli.cli import app
-from camseg_cli.core.classes import preset
-from camseg_cli.core.eval_result import cached_result, load_cache
-from camseg_cli.core.evaluate import evaluate_checkpoint
-from camseg_cli.core.metrics import scores_from_matrix
-from camseg_cli.core.model import NORMALIZATION, build_model, make_checkpoint, save_checkpoint
+from camseg_cli.core.data.classes import preset
+from camseg_cli.core.evaluation.evaluate import evaluate_checkpoint
+from camseg_cli.core.evaluation.metrics import scores_from_matrix
+from camseg_cli.core.evaluation.results import cached_result, load_cache
+from camseg_cli.core.model.checkpoint import NORMALIZATION, build_model, make_checkpoint, save_checkpoint
 from tests.conftest import random_samples, write_layout
 
 runner = CliRunner()

@@ -3,11 +3,11 @@
 from typer.testing import CliRunner
 
 from camseg_cli.cli import app
-from camseg_cli.core.classes import preset
-from camseg_cli.core.eval_result import load_cache
-from camseg_cli.core.model import build_model, make_checkpoint, save_checkpoint
-from camseg_cli.core.splits import sequence_of
-from camseg_cli.core.synthetic import write_dataset
+from camseg_cli.core.data.classes import preset
+from camseg_cli.core.data.sources.synthetic import write_dataset
+from camseg_cli.core.data.splits import sequence_of
+from camseg_cli.core.evaluation.results import load_cache
+from camseg_cli.core.model.checkpoint import build_model, make_checkpoint, save_checkpoint
 
 runner = CliRunner()
 

@@ -10,9 +10,9 @@ import torch
 from typer.testing import CliRunner
 
 from camseg_cli.cli import app
-from camseg_cli.core.classes import preset
-from camseg_cli.core.export import export_checkpoint
-from camseg_cli.core.model import NORMALIZATION, load_checkpoint, model_from_checkpoint
+from camseg_cli.core.data.classes import preset
+from camseg_cli.core.model.checkpoint import NORMALIZATION, load_checkpoint, model_from_checkpoint
+from camseg_cli.core.model.export import export_checkpoint
 from tests.test_evaluate import tiny_checkpoint
 
 runner = CliRunner()

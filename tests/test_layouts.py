@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from camseg_cli.core.classes import CAMVID32, preset
-from camseg_cli.core.data import detect_layout, open_dataset, read_sample
+from camseg_cli.core.data.classes import CAMVID32, preset
+from camseg_cli.core.data.layouts import detect_layout, open_dataset, read_sample
+from camseg_cli.core.data.splits import sequences_by_split
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.splits import sequences_by_split
 from tests.conftest import random_samples, write_layout
 
 SEQS = ("0001TP_006690", "0001TP_006720", "0006R0_f00930", "0016E5_07959", "0016E5_07989", "Seq05VD_f00000")

@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from camseg_cli.core import model as model_mod
-from camseg_cli.core.classes import preset
+from camseg_cli.core.data.classes import preset
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.inference import inference_model
-from camseg_cli.core.model import (
+from camseg_cli.core.model import checkpoint as model_mod
+from camseg_cli.core.model.checkpoint import (
     build_model,
     load_checkpoint,
     make_checkpoint,
@@ -20,6 +19,7 @@ from camseg_cli.core.model import (
     run_name,
     save_checkpoint,
 )
+from camseg_cli.core.model.inference import inference_model
 
 ARCH = "mobilenet_v3_large"  # the small one: resnets build the same way, only slower
 

@@ -11,14 +11,14 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from camseg_cli.cli import app
-from camseg_cli.core.classes import preset
-from camseg_cli.core.data import decode_rgb_mask
-from camseg_cli.core.device import default_batch_size
+from camseg_cli.core.data.classes import preset
+from camseg_cli.core.data.layouts import decode_rgb_mask
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.evaluate import evaluate_checkpoint
-from camseg_cli.core.metrics import ConfusionMatrix
-from camseg_cli.core.model import load_checkpoint, model_from_checkpoint
-from camseg_cli.core.predict import blend, collect_inputs
+from camseg_cli.core.evaluation.evaluate import evaluate_checkpoint
+from camseg_cli.core.evaluation.metrics import ConfusionMatrix
+from camseg_cli.core.model.checkpoint import load_checkpoint, model_from_checkpoint
+from camseg_cli.core.model.device import default_batch_size
+from camseg_cli.core.model.predict import blend, collect_inputs
 from tests.conftest import random_samples, write_layout
 from tests.test_evaluate import SIZE, tiny_checkpoint, with_void
 

@@ -29,7 +29,7 @@ from PIL import Image
 from typer.testing import CliRunner, Result
 
 from camseg_cli.cli import app
-from camseg_cli.core.classes import (
+from camseg_cli.core.data.classes import (
     ClassMap,
     preset,
     read_class_dict,
@@ -38,11 +38,10 @@ from camseg_cli.core.classes import (
     write_class_dict,
     write_codes,
 )
-from camseg_cli.core.config import TrainConfig
-from camseg_cli.core.engine import TrainEvents
+from camseg_cli.core.data.labels import check_index_mask, decode_rgb_mask, encode_rgb_mask
+from camseg_cli.core.data.sources.synthetic import write_dataset
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.labels import check_index_mask, decode_rgb_mask, encode_rgb_mask
-from camseg_cli.core.model import (
+from camseg_cli.core.model.checkpoint import (
     FORMAT,
     NORMALIZATION,
     VERSION,
@@ -51,10 +50,11 @@ from camseg_cli.core.model import (
     make_checkpoint,
     save_checkpoint,
 )
-from camseg_cli.core.optim import SegLoss
-from camseg_cli.core.resume import resume_config
-from camseg_cli.core.synthetic import write_dataset
-from camseg_cli.core.train import TrainingInterrupted, fit
+from camseg_cli.core.train.config import TrainConfig
+from camseg_cli.core.train.engine import TrainEvents
+from camseg_cli.core.train.optim import SegLoss
+from camseg_cli.core.train.resume import resume_config
+from camseg_cli.core.train.run import TrainingInterrupted, fit
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
@@ -554,8 +554,8 @@ def test_failed_write_keeps_the_previous_checkpoint_and_leaves_no_temp_file(base
 
 _WRITER = """
 import sys, torch
-from camseg_cli.core.classes import preset
-from camseg_cli.core.model import FORMAT, NORMALIZATION, VERSION, save_checkpoint
+from camseg_cli.core.data.classes import preset
+from camseg_cli.core.model.checkpoint import FORMAT, NORMALIZATION, VERSION, save_checkpoint
 dest, n = sys.argv[1], int(sys.argv[2])
 base = {"format": FORMAT, "version": VERSION, "arch": "mobilenet_v3_large", "image_size": [32, 48],
         "classes": preset("camvid11").to_dict(), "normalization": NORMALIZATION}

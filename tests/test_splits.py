@@ -13,10 +13,9 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from camseg_cli.cli import app
-from camseg_cli.core.classes import preset
-from camseg_cli.core.data import open_dataset
-from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.splits import (
+from camseg_cli.core.data.classes import preset
+from camseg_cli.core.data.layouts import open_dataset
+from camseg_cli.core.data.splits import (
     hamming,
     leakage_report,
     parse_sequences,
@@ -26,6 +25,7 @@ from camseg_cli.core.splits import (
     sequences_by_split,
     split_by_sequence,
 )
+from camseg_cli.core.errors import CamsegError
 from tests.conftest import write_layout
 
 runner = CliRunner()

@@ -11,12 +11,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from camseg_cli.cli import app
-from camseg_cli.core.classes import preset
-from camseg_cli.core.data import open_dataset, read_sample
-from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.scene import DARK_FRACTION, LUMA, ROLES
-from camseg_cli.core.sizes import parse_size
-from camseg_cli.core.synthetic import (
+from camseg_cli.core.data.classes import preset
+from camseg_cli.core.data.layouts import open_dataset, read_sample
+from camseg_cli.core.data.sources.scene import DARK_FRACTION, LUMA, ROLES
+from camseg_cli.core.data.sources.synthetic import (
     frame_name,
     is_dark,
     render_scene,
@@ -24,6 +22,8 @@ from camseg_cli.core.synthetic import (
     split_counts,
     write_dataset,
 )
+from camseg_cli.core.errors import CamsegError
+from camseg_cli.core.sizes import parse_size
 
 SIZE = (64, 96)
 runner = CliRunner()

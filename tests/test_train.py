@@ -21,11 +21,12 @@ import torch.nn.functional as F
 from typer.testing import CliRunner
 
 from camseg_cli.cli import app
-from camseg_cli.core.config import TrainConfig, sweep_configs
-from camseg_cli.core.data import SegDataset, open_dataset, read_sample
-from camseg_cli.core.engine import EpochState, Trainer, TrainEvents
+from camseg_cli.core.data.layouts import SegDataset, open_dataset, read_sample
+from camseg_cli.core.data.sources.synthetic import write_dataset
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.inference import (
+from camseg_cli.core.evaluation.metrics import scores_from_matrix
+from camseg_cli.core.model.checkpoint import load_checkpoint, model_from_checkpoint
+from camseg_cli.core.model.inference import (
     EvalTransform,
     ModelInput,
     collate_eval,
@@ -33,13 +34,12 @@ from camseg_cli.core.inference import (
     inference_channels_last,
     inference_model,
 )
-from camseg_cli.core.metrics import scores_from_matrix
-from camseg_cli.core.model import load_checkpoint, model_from_checkpoint
-from camseg_cli.core.optim import SegLoss, WarmupDecay
-from camseg_cli.core.resume import resume_config
-from camseg_cli.core.runstate import COLUMNS
-from camseg_cli.core.synthetic import write_dataset
-from camseg_cli.core.train import TrainingInterrupted, _Run, fit
+from camseg_cli.core.train.config import TrainConfig, sweep_configs
+from camseg_cli.core.train.engine import EpochState, Trainer, TrainEvents
+from camseg_cli.core.train.optim import SegLoss, WarmupDecay
+from camseg_cli.core.train.resume import resume_config
+from camseg_cli.core.train.run import TrainingInterrupted, _Run, fit
+from camseg_cli.core.train.runstate import COLUMNS
 from camseg_cli.progress import TrainProgress
 
 runner = CliRunner()
@@ -405,7 +405,7 @@ def test_cuda_compile_runs(small, tmp_path):
 
 @pytest.mark.slow
 def test_patience_stops_early_and_keeps_the_best_epoch(small, tmp_path, monkeypatch):
-    from camseg_cli.core.engine import Trainer
+    from camseg_cli.core.train.engine import Trainer
 
     real = Trainer.validate
     mious = iter([0.5, 0.4, 0.3, 0.2, 0.1])

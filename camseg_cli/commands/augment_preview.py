@@ -6,7 +6,7 @@ import typer
 
 from camseg_cli.app import command, console
 from camseg_cli.core.choices import AUG_PRESETS
-from camseg_cli.core.data import READ_LAYOUTS, SPLITS, open_dataset
+from camseg_cli.core.data.layouts import READ_LAYOUTS, SPLITS, open_dataset
 from camseg_cli.core.sizes import parse_size
 
 
@@ -24,8 +24,8 @@ def augment_preview_cmd(
     output: str = typer.Option("out/augment-preview.png", "--output", "-o", help="PNG to write."),
 ) -> None:
     """Show what each augmentation preset does: image and mask must still line up in every cell."""
-    from camseg_cli.core.augment import split_sweep
-    from camseg_cli.core.preview import write_preview
+    from camseg_cli.core.data.augment import split_sweep
+    from camseg_cli.core.data.preview import write_preview
 
     info = open_dataset(data, layout)
     path = write_preview(output, info, split_sweep(aug), parse_size(size), samples, seed, split)

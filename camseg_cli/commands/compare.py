@@ -9,13 +9,13 @@ import typer
 from rich.table import Table
 
 from camseg_cli.app import command, console, print_json
-from camseg_cli.core.data import LAYOUTS, SPLITS
+from camseg_cli.core.data.layouts import LAYOUTS, SPLITS
 from camseg_cli.core.files import fmt_number
 from camseg_cli.options import SPLIT_BY_AS_TRAINED, TEST_SEQUENCES, VAL_SEQUENCES
 from camseg_cli.progress import Reporter
 
 if TYPE_CHECKING:  # torch and pandas load when the command runs, not with `camseg --help`
-    from camseg_cli.core.compare import Comparison
+    from camseg_cli.core.evaluation.compare import Comparison
 
 
 def ranking_table(c: Comparison) -> Table:
@@ -59,7 +59,7 @@ def ranking_table(c: Comparison) -> Table:
 
 
 def class_table(c: Comparison) -> Table:
-    from camseg_cli.core.compare import best_run
+    from camseg_cli.core.evaluation.compare import best_run
 
     frame = c.per_class.dropna(how="all")
     table = Table(title="per-class IoU (best per class in green)")
@@ -102,9 +102,9 @@ def compare_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Rank runs by mIoU with CIs, test each against a baseline (paired bootstrap), write a report."""
-    from camseg_cli.core.compare import compare, gather
-    from camseg_cli.core.compare_report import write_report
-    from camseg_cli.core.device import resolve_device
+    from camseg_cli.core.evaluation.compare import compare, gather
+    from camseg_cli.core.evaluation.report import write_report
+    from camseg_cli.core.model.device import resolve_device
 
     dev = resolve_device(device)
     reporter = Reporter(quiet=quiet or as_json)

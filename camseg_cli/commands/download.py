@@ -18,7 +18,13 @@ from rich.progress import (
 )
 
 from camseg_cli.app import command, console, err_console, is_interactive
-from camseg_cli.core.download import DEFAULT_TIMEOUT, VARIANTS, Downloaded, OnBytes, download_camvid
+from camseg_cli.core.data.sources.download import (
+    DEFAULT_TIMEOUT,
+    VARIANTS,
+    Downloaded,
+    OnBytes,
+    download_camvid,
+)
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.progress import Reporter
 

@@ -10,13 +10,13 @@ import typer
 from rich.table import Table
 
 from camseg_cli.app import command, console, print_json
-from camseg_cli.core.data import LAYOUTS, SPLITS
+from camseg_cli.core.data.layouts import LAYOUTS, SPLITS
 from camseg_cli.core.files import fmt_number, make_folder
 from camseg_cli.options import CACHE, SPLIT_BY_AS_TRAINED, TEST_SEQUENCES, VAL_SEQUENCES
 from camseg_cli.progress import Reporter
 
 if TYPE_CHECKING:  # torch loads when the command runs, not with `camseg --help`
-    from camseg_cli.core.eval_result import EvalResult
+    from camseg_cli.core.evaluation.results import EvalResult
 
 
 def _ci(ci: tuple[float, float]) -> str:
@@ -96,7 +96,7 @@ def evaluate_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Score a checkpoint on a dataset split at each label's own resolution."""
-    from camseg_cli.core.evaluate import evaluate_checkpoint, write_reports
+    from camseg_cli.core.evaluation.evaluate import evaluate_checkpoint, write_reports
 
     make_folder(out / "eval")  # an unwritable --out fails now, not after the evaluation
     reporter = Reporter(quiet=quiet or as_json)

@@ -24,7 +24,7 @@ def export_cmd(
     ),
 ) -> None:
     """Export the model for deployment: a normalised NCHW float batch in, per-class logits out."""
-    from camseg_cli.core.export import export_checkpoint
+    from camseg_cli.core.model.export import export_checkpoint
 
     hw = parse_size(size) if size else None
     result = export_checkpoint(checkpoint, fmt, output, out, hw, dynamic, verify)

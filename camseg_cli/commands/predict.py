@@ -32,7 +32,7 @@ def predict_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Predict segmentation masks at each input image's own resolution."""
-    from camseg_cli.core.predict import predict_files
+    from camseg_cli.core.model.predict import predict_files
 
     reporter = Reporter(quiet=quiet)
     with reporter.session():

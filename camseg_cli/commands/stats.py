@@ -9,17 +9,17 @@ import typer
 from rich.table import Table
 
 from camseg_cli.app import command, console, print_json
-from camseg_cli.core import splits as core_splits
 from camseg_cli.core.choices import DARK_THRESHOLD
-from camseg_cli.core.class_weights import class_weights
-from camseg_cli.core.data import READ_LAYOUTS, DatasetInfo, open_dataset
+from camseg_cli.core.data import splits as core_splits
+from camseg_cli.core.data.class_weights import class_weights
+from camseg_cli.core.data.layouts import READ_LAYOUTS, DatasetInfo, open_dataset
 from camseg_cli.core.files import save_figure, write_csv
 from camseg_cli.progress import Reporter
 
 if TYPE_CHECKING:  # pandas and core.stats load when the command runs, not with `camseg --help`
     import pandas as pd
 
-    from camseg_cli.core import stats as core_stats
+    from camseg_cli.core.data import stats as core_stats
 
 
 def weights_frame(st: core_stats.DatasetStats) -> tuple[pd.DataFrame, list[str]]:
@@ -129,7 +129,7 @@ def stats_cmd(
     """Class pixel counts and frequencies per split, class weights, and a dark-image report."""
     import pandas as pd
 
-    from camseg_cli.core import stats as core_stats
+    from camseg_cli.core.data import stats as core_stats
 
     info = open_dataset(data, layout, split_by, val_sequences, test_sequences)
     reporter = Reporter(quiet=quiet or as_json)

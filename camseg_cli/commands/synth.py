@@ -8,11 +8,11 @@ from pathlib import Path
 import typer
 
 from camseg_cli.app import command, console
-from camseg_cli.core.classes import PRESETS
-from camseg_cli.core.data import LAYOUTS
+from camseg_cli.core.data.classes import PRESETS
+from camseg_cli.core.data.layouts import LAYOUTS
+from camseg_cli.core.data.sources.synthetic import split_counts, write_dataset
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.sizes import parse_size
-from camseg_cli.core.synthetic import split_counts, write_dataset
 from camseg_cli.progress import Reporter
 
 

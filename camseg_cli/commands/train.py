@@ -17,15 +17,15 @@ from rich.table import Table
 
 from camseg_cli.app import command, console, err_console
 from camseg_cli.core.choices import ARCHS, AUG_PRESETS, OPTIMIZERS, SCHEDULES, WEIGHTS
-from camseg_cli.core.data import READ_LAYOUTS, open_dataset
+from camseg_cli.core.data.layouts import READ_LAYOUTS, open_dataset
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.sizes import parse_size
 from camseg_cli.options import CACHE, TEST_SEQUENCES, VAL_SEQUENCES
 from camseg_cli.progress import TrainProgress
 
 if TYPE_CHECKING:  # torch and albumentations load when the command runs, not with `camseg --help`
-    from camseg_cli.core.config import TrainConfig
-    from camseg_cli.core.train import TrainResult
+    from camseg_cli.core.train.config import TrainConfig
+    from camseg_cli.core.train.run import TrainResult
 
 log = logging.getLogger("camseg")
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
@@ -42,8 +42,8 @@ def _explicit(ctx: typer.Context, name: str) -> bool:
 
 def _resumed(ctx: typer.Context, given: TrainConfig) -> TrainConfig:
     """The run's saved settings, with the runtime flags given now (--workers, --device, ...)."""
-    from camseg_cli.core.config import RUNTIME_FIELDS, TrainConfig
-    from camseg_cli.core.resume import resume_config
+    from camseg_cli.core.train.config import RUNTIME_FIELDS, TrainConfig
+    from camseg_cli.core.train.resume import resume_config
 
     overrides = {f: getattr(given, f) for f in RUNTIME_FIELDS if f != "out" and _explicit(ctx, f)}
     used = resume_config(given.out, given.run_name, **overrides)
@@ -80,7 +80,7 @@ def _summary(results: list[TrainResult]) -> Table:
 
 
 def _preview(configs: list[TrainConfig], sweep: bool) -> None:
-    from camseg_cli.core.preview import write_preview
+    from camseg_cli.core.data.preview import write_preview
 
     c = configs[0]
     dest = Path(c.out) / "augment-preview.png" if sweep else c.run_dir / "augment-preview.png"
@@ -138,8 +138,8 @@ def train_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Plain lines: epoch summaries only."),
 ) -> None:
     """Train DeepLabV3 on a CamVid-like dataset; the best checkpoint by validation mIoU goes to OUT/RUN.pt."""
-    from camseg_cli.core.config import TrainConfig, sweep_configs
-    from camseg_cli.core.train import TrainingInterrupted, fit
+    from camseg_cli.core.train.config import TrainConfig, sweep_configs
+    from camseg_cli.core.train.run import TrainingInterrupted, fit
 
     if not data and not resume:
         raise CamsegError("pass --data DIR (a CamVid-like dataset folder, or make one with `camseg synth`)")

@@ -7,17 +7,21 @@ names from here, so each list exists once.
 
 from __future__ import annotations
 
-# Augmentation presets (core/augment.py): the original study's four, `all` = those four together,
+# Augmentation presets (core/data/augment.py): the original study's four, `all` = those four together,
 # then the two it wished it had tried.
 AUG_STUDY = ("flip", "crop", "perspective", "jitter")
 AUG_EXTRA = ("sharpen", "contrast")
 AUG_PRESETS = ("none", *AUG_STUDY, "all", *AUG_EXTRA)
 
-ARCHS = ("resnet50", "resnet101", "mobilenet_v3_large")  # DeepLabV3 backbones (core/model.py)
-WEIGHTS = ("coco", "imagenet", "none")  # named starting weights; a checkpoint path also works (core/model.py)
-OPTIMIZERS = ("adamw", "adam")  # core/optim.py
-SCHEDULES = ("poly", "cosine")  # learning-rate schedules after warm-up (core/optim.py)
-PREDICT_OUTPUTS = ("index", "color", "overlay")  # what `camseg predict` writes per image (core/predict.py)
-EXPORT_FORMATS = ("onnx", "torchscript")  # core/export.py
+ARCHS = ("resnet50", "resnet101", "mobilenet_v3_large")  # DeepLabV3 backbones (core/model/checkpoint.py)
+WEIGHTS = ("coco", "imagenet", "none")  # named starting weights; a checkpoint path also works
+OPTIMIZERS = ("adamw", "adam")  # core/train/optim.py
+SCHEDULES = ("poly", "cosine")  # learning-rate schedules after warm-up (core/train/optim.py)
+PREDICT_OUTPUTS = (
+    "index",
+    "color",
+    "overlay",
+)  # what `camseg predict` writes per image (model/predict.py)
+EXPORT_FORMATS = ("onnx", "torchscript")  # core/model/export.py
 
 DARK_THRESHOLD = 40.0  # mean luminance (0-255) below which `camseg stats` calls an image dark

@@ -30,8 +30,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from camseg_cli.core.classes import ClassMap
-from camseg_cli.core.data import SampleRef, SegDataset, Transform, read_image, read_sample
+from camseg_cli.core.data.classes import ClassMap
+from camseg_cli.core.data.layouts import SampleRef, SegDataset, Transform, read_image, read_sample
 from camseg_cli.core.errors import CamsegError
 
 log = logging.getLogger("camseg")

@@ -9,7 +9,7 @@ import functools
 
 import numpy as np
 
-from camseg_cli.core.classes import ClassMap
+from camseg_cli.core.data.classes import ClassMap
 from camseg_cli.core.errors import CamsegError
 
 UNKNOWN = 255  # lookup-table value of a colour the class map does not know

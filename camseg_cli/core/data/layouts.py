@@ -10,16 +10,16 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from camseg_cli.core import splits as seqs
-from camseg_cli.core.classes import ClassMap, preset, read_class_dict, read_codes, read_label_colors
-from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.labels import (  # noqa: F401  (re-exported: data is where readers look)
+from camseg_cli.core.data import splits as seqs
+from camseg_cli.core.data.classes import ClassMap, preset, read_class_dict, read_codes, read_label_colors
+from camseg_cli.core.data.labels import (  # noqa: F401  (re-exported: data is where readers look)
     UNKNOWN,
     check_index_mask,
     decode_rgb_mask,
     encode_rgb_mask,
     pack_rgb,
 )
+from camseg_cli.core.errors import CamsegError
 
 LAYOUTS = ("rgb", "index", "fastai")  # the layouts camseg also writes (camseg synth)
 # Read only: the original CamVid release (701_StillsRaw_full/, LabeledApproved_full/*_L.png).

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from camseg_cli.core.augment import AugSpec, TrainTransform, aug_name, parse_aug
-from camseg_cli.core.classes import ClassMap
-from camseg_cli.core.data import DatasetInfo, read_sample
+from camseg_cli.core.data.augment import AugSpec, TrainTransform, aug_name, parse_aug
+from camseg_cli.core.data.classes import ClassMap
+from camseg_cli.core.data.layouts import DatasetInfo, read_sample
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.files import pyplot, save_figure
 

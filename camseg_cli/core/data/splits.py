@@ -20,7 +20,7 @@ from PIL import Image, UnidentifiedImageError
 from camseg_cli.core.errors import CamsegError
 
 if TYPE_CHECKING:
-    from camseg_cli.core.data import DatasetInfo
+    from camseg_cli.core.data.layouts import DatasetInfo
 
 SPLIT_BY = ("dataset", "sequence")
 HELD_OUT = ("val", "test")

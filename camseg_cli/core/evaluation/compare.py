@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from camseg_cli.core.bootstrap import bootstrap_indices, percentile_ci, resampled_scores
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.eval_result import EvalResult, cached_result
-from camseg_cli.core.evaluate import evaluate_checkpoint, split_settings, write_reports
-from camseg_cli.core.model import load_checkpoint, run_name
+from camseg_cli.core.evaluation.bootstrap import bootstrap_indices, percentile_ci, resampled_scores
+from camseg_cli.core.evaluation.evaluate import evaluate_checkpoint, split_settings, write_reports
+from camseg_cli.core.evaluation.results import EvalResult, cached_result
+from camseg_cli.core.model.checkpoint import load_checkpoint, run_name
 
 Track = Callable[[Iterable, str], Iterable]
 

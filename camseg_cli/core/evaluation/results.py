@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from camseg_cli.core.classes import ClassMap
-from camseg_cli.core.data import SampleRef, open_dataset
+from camseg_cli.core.data.classes import ClassMap
+from camseg_cli.core.data.layouts import SampleRef, open_dataset
 from camseg_cli.core.errors import CamsegError
+from camseg_cli.core.evaluation.metrics import Scores, scores_from_matrix
 from camseg_cli.core.files import to_json, write_with
-from camseg_cli.core.metrics import Scores, scores_from_matrix
 
 CACHE_VERSION = 2  # 2: keyed by checkpoint sha256 + data fingerprint
 

@@ -20,7 +20,7 @@ from torch import nn
 from camseg_cli.core.choices import EXPORT_FORMATS as FORMATS
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.files import write_json, write_with
-from camseg_cli.core.model import load_checkpoint, model_from_checkpoint, run_name
+from camseg_cli.core.model.checkpoint import load_checkpoint, model_from_checkpoint, run_name
 
 SUFFIX = {"onnx": ".onnx", "torchscript": ".torchscript.pt"}
 OPSET = 17

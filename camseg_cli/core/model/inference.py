@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.fx.experimental.optimization import fuse
 
-from camseg_cli.core.metrics import ConfusionMatrix
-from camseg_cli.core.model import model_from_checkpoint
+from camseg_cli.core.evaluation.metrics import ConfusionMatrix
+from camseg_cli.core.model.checkpoint import model_from_checkpoint
 
 Normalization = dict[str, Sequence[float]]
 log = logging.getLogger(__name__)

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from camseg_cli.core.augment import aug_name, split_sweep
-from camseg_cli.core.cache import MODES as CACHE_MODES
 from camseg_cli.core.choices import ARCHS, OPTIMIZERS, SCHEDULES
-from camseg_cli.core.class_weights import METHODS as CLASS_WEIGHT_METHODS
-from camseg_cli.core.data import READ_LAYOUTS
+from camseg_cli.core.data.augment import aug_name, split_sweep
+from camseg_cli.core.data.cache import MODES as CACHE_MODES
+from camseg_cli.core.data.class_weights import METHODS as CLASS_WEIGHT_METHODS
+from camseg_cli.core.data.layouts import READ_LAYOUTS
 from camseg_cli.core.errors import CamsegError
 
 # Fields that change how a run executes, not what it computes: a resumed run may take new values.
@@ -24,7 +24,7 @@ class TrainConfig:
 
     data: str
     layout: str | None = None
-    split_by: str = "dataset"  # or "sequence": whole sequences per split, none in two (see core/splits.py)
+    split_by: str = "dataset"  # or "sequence": whole sequences per split, none in two (core/data/splits.py)
     val_sequences: str | None = None
     test_sequences: str | None = None
     skip_bad: bool = False  # leave out unreadable train/val samples (listed as warnings) instead of stopping
@@ -46,7 +46,7 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False
     workers: int = 4
-    cache: str = "none"  # decoded samples: none, ram or disk (out/cache/); see core/cache.py
+    cache: str = "none"  # decoded samples: none, ram or disk (out/cache/); see core/data/cache.py
     device: str = "auto"
     amp: bool = True
     compile: bool = False

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from camseg_cli.core.device import resolve_device
 from camseg_cli.core.errors import CamsegError
+from camseg_cli.core.model.device import resolve_device
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from camseg_cli.core.distributed import Dist, all_sum, broadcast_buffers
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.inference import (
+from camseg_cli.core.evaluation.metrics import Scores, scores_from_matrix
+from camseg_cli.core.model.checkpoint import NORMALIZATION
+from camseg_cli.core.model.inference import (
     ModelInput,
     Normalization,
     autocast,
@@ -23,9 +24,8 @@ from camseg_cli.core.inference import (
     inference_channels_last,
     inference_model,
 )
-from camseg_cli.core.metrics import Scores, scores_from_matrix
-from camseg_cli.core.model import NORMALIZATION
-from camseg_cli.core.optim import SegLoss
+from camseg_cli.core.train.distributed import Dist, all_sum, broadcast_buffers
+from camseg_cli.core.train.optim import SegLoss
 
 
 class NonFiniteLoss(CamsegError):

@@ -9,13 +9,13 @@ import cv2
 import torch
 from torch.utils.data import DataLoader
 
-from camseg_cli.core.augment import AugSpec, EpochDataset, EpochSampler, TrainTransform, parse_aug
-from camseg_cli.core.cache import sample_dataset
-from camseg_cli.core.config import TrainConfig
-from camseg_cli.core.data import DatasetInfo, SampleRef, Transform
-from camseg_cli.core.distributed import Dist, ShardSampler, barrier, train_sampler
+from camseg_cli.core.data.augment import AugSpec, EpochDataset, EpochSampler, TrainTransform, parse_aug
+from camseg_cli.core.data.cache import sample_dataset
+from camseg_cli.core.data.layouts import DatasetInfo, SampleRef, Transform
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.inference import EvalTransform, collate_eval
+from camseg_cli.core.model.inference import EvalTransform, collate_eval
+from camseg_cli.core.train.config import TrainConfig
+from camseg_cli.core.train.distributed import Dist, ShardSampler, barrier, train_sampler
 
 
 @dataclass

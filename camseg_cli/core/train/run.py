@@ -13,20 +13,20 @@ from typing import Any
 import torch
 from torch import nn
 
-from camseg_cli.core import distributed, runstate
-from camseg_cli.core.augment import aug_name
-from camseg_cli.core.class_weights import class_weights
-from camseg_cli.core.config import TrainConfig
-from camseg_cli.core.data import DatasetInfo, open_dataset
-from camseg_cli.core.engine import EpochState, NonFiniteLoss, Trainer, TrainEvents, ValResult
+from camseg_cli.core.data.augment import aug_name
+from camseg_cli.core.data.class_weights import class_weights
+from camseg_cli.core.data.layouts import DatasetInfo, open_dataset
+from camseg_cli.core.data.validate import drop_bad
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.files import pyplot, remove_stale_temps, write_json
-from camseg_cli.core.inference import amp_dtype
-from camseg_cli.core.loaders import Loaders, make_loaders, steps_per_epoch
-from camseg_cli.core.model import build_model, load_checkpoint, make_checkpoint, save_checkpoint
-from camseg_cli.core.optim import SegLoss, make_optimizer, make_scheduler, train_pixel_counts
-from camseg_cli.core.resume import RunProgress, read_last
-from camseg_cli.core.validate import drop_bad
+from camseg_cli.core.model.checkpoint import build_model, load_checkpoint, make_checkpoint, save_checkpoint
+from camseg_cli.core.model.inference import amp_dtype
+from camseg_cli.core.train import distributed, runstate
+from camseg_cli.core.train.config import TrainConfig
+from camseg_cli.core.train.engine import EpochState, NonFiniteLoss, Trainer, TrainEvents, ValResult
+from camseg_cli.core.train.loaders import Loaders, make_loaders, steps_per_epoch
+from camseg_cli.core.train.optim import SegLoss, make_optimizer, make_scheduler, train_pixel_counts
+from camseg_cli.core.train.resume import RunProgress, read_last
 
 log = logging.getLogger("camseg")
 
