@@ -15,15 +15,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP)  # the layering contracts first (a second), then the suite
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -q
 
 demo: $(STAMP)
 	bash scripts/demo.sh
 
-lint: $(STAMP)
+lint: $(STAMP)  # ruff, and the import-linter contracts of pyproject.toml (core's layering)
 	$(BIN)/ruff check camseg_cli tests benchmarks
 	$(BIN)/ruff format --check camseg_cli tests benchmarks
+	$(BIN)/lint-imports --no-cache
 
 bench: $(STAMP)  # CPU benchmarks; each prints a table and writes out/bench/NAME.json (bench_train.py needs a GPU)
 	$(BIN)/python benchmarks/bench_data.py

@@ -17,8 +17,8 @@ from camseg_cli.core.data.augment import AugSpec, EpochDataset, TrainTransform, 
 from camseg_cli.core.data.cache import META, CachedDataset, fingerprint, sample_dataset
 from camseg_cli.core.data.classes import preset
 from camseg_cli.core.data.layouts import SegDataset, open_dataset
+from camseg_cli.core.data.tensors import EvalTransform
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.model.inference import EvalTransform
 from camseg_cli.core.train.config import RUNTIME_FIELDS, TrainConfig
 from tests.conftest import random_samples, write_layout
 

@@ -5,14 +5,9 @@ import pytest
 from PIL import Image
 
 from camseg_cli.core.data.classes import preset
-from camseg_cli.core.data.layouts import (
-    SegDataset,
-    decode_rgb_mask,
-    detect_layout,
-    encode_rgb_mask,
-    open_dataset,
-    read_sample,
-)
+from camseg_cli.core.data.labels import decode_rgb_mask, encode_rgb_mask
+from camseg_cli.core.data.layouts import SegDataset, detect_layout, open_dataset
+from camseg_cli.core.data.samples import read_sample
 from camseg_cli.core.errors import CamsegError
 from tests.conftest import random_samples, write_layout
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from camseg_cli.cli import app
 from camseg_cli.core.data.classes import preset
-from camseg_cli.core.data.layouts import decode_rgb_mask
+from camseg_cli.core.data.labels import decode_rgb_mask
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.evaluation.evaluate import evaluate_checkpoint
 from camseg_cli.core.evaluation.metrics import ConfusionMatrix

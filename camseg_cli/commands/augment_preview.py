@@ -6,7 +6,8 @@ import typer
 
 from camseg_cli.app import command, console
 from camseg_cli.core.choices import AUG_PRESETS
-from camseg_cli.core.data.layouts import READ_LAYOUTS, SPLITS, open_dataset
+from camseg_cli.core.data.layouts import READ_LAYOUTS, open_dataset
+from camseg_cli.core.data.samples import SPLITS
 from camseg_cli.core.sizes import parse_size
 
 

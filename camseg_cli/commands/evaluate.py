@@ -10,7 +10,8 @@ import typer
 from rich.table import Table
 
 from camseg_cli.app import command, console, print_json
-from camseg_cli.core.data.layouts import LAYOUTS, SPLITS
+from camseg_cli.core.data.layouts import LAYOUTS
+from camseg_cli.core.data.samples import SPLITS
 from camseg_cli.core.files import fmt_number, make_folder
 from camseg_cli.options import CACHE, SPLIT_BY_AS_TRAINED, TEST_SEQUENCES, VAL_SEQUENCES
 from camseg_cli.progress import Reporter

@@ -12,7 +12,8 @@ from camseg_cli.app import command, console, print_json
 from camseg_cli.core.choices import DARK_THRESHOLD
 from camseg_cli.core.data import splits as core_splits
 from camseg_cli.core.data.class_weights import class_weights
-from camseg_cli.core.data.layouts import READ_LAYOUTS, DatasetInfo, open_dataset
+from camseg_cli.core.data.layouts import READ_LAYOUTS, open_dataset
+from camseg_cli.core.data.samples import DatasetInfo
 from camseg_cli.core.files import save_figure, write_csv
 from camseg_cli.progress import Reporter
 

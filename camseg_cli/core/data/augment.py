@@ -22,8 +22,8 @@ import torch  # noqa: E402
 from camseg_cli.core.choices import AUG_EXTRA as EXTRA  # noqa: E402
 from camseg_cli.core.choices import AUG_PRESETS as PRESETS  # noqa: E402
 from camseg_cli.core.choices import AUG_STUDY as STUDY  # noqa: E402
+from camseg_cli.core.data.tensors import mask_tensor, resize_image
 from camseg_cli.core.errors import CamsegError  # noqa: E402
-from camseg_cli.core.model.inference import mask_tensor, resize_image  # noqa: E402
 
 # Probabilities and strengths: moderate, as in the torchvision / SegNet references for driving scenes.
 P_FLIP = 0.5

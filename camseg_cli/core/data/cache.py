@@ -31,7 +31,8 @@ import torch
 from PIL import Image
 
 from camseg_cli.core.data.classes import ClassMap
-from camseg_cli.core.data.layouts import SampleRef, SegDataset, Transform, read_image, read_sample
+from camseg_cli.core.data.layouts import SegDataset, Transform
+from camseg_cli.core.data.samples import SampleRef, read_image, read_sample
 from camseg_cli.core.errors import CamsegError
 
 log = logging.getLogger("camseg")

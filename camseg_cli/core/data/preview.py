@@ -9,7 +9,7 @@ import numpy as np
 
 from camseg_cli.core.data.augment import AugSpec, TrainTransform, aug_name, parse_aug
 from camseg_cli.core.data.classes import ClassMap
-from camseg_cli.core.data.layouts import DatasetInfo, read_sample
+from camseg_cli.core.data.samples import DatasetInfo, read_sample
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.files import pyplot, save_figure
 

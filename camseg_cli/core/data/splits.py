@@ -12,15 +12,13 @@ import dataclasses
 import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from camseg_cli.core.data.samples import DatasetInfo
 from camseg_cli.core.errors import CamsegError
-
-if TYPE_CHECKING:
-    from camseg_cli.core.data.layouts import DatasetInfo
 
 SPLIT_BY = ("dataset", "sequence")
 HELD_OUT = ("val", "test")

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from camseg_cli.core.choices import DARK_THRESHOLD as DEFAULT_DARK_THRESHOLD
-from camseg_cli.core.data.layouts import SPLITS, DatasetInfo, read_sample
+from camseg_cli.core.data.samples import SPLITS, DatasetInfo, read_sample
 from camseg_cli.core.files import printable, pyplot
 
 # Rec. 601 luma, what "brightness" means in most image tools.

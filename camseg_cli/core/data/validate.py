@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from camseg_cli.core.data.classes import ClassMap
-from camseg_cli.core.data.layouts import DatasetInfo, SampleRef, read_sample
+from camseg_cli.core.data.samples import DatasetInfo, SampleRef, read_sample
 from camseg_cli.core.errors import CamsegError
 
 log = logging.getLogger("camseg")

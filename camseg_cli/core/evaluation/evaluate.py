@@ -13,22 +13,19 @@ from torch.utils.data import DataLoader
 
 from camseg_cli.core.data.cache import check_cache, sample_dataset
 from camseg_cli.core.data.classes import ClassMap
-from camseg_cli.core.data.layouts import DatasetInfo, open_dataset
+from camseg_cli.core.data.layouts import open_dataset
 from camseg_cli.core.data.readahead import ReadAhead
+from camseg_cli.core.data.samples import DatasetInfo
+from camseg_cli.core.data.tensors import EvalTransform, collate_eval
 from camseg_cli.core.data.validate import usable_samples
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.evaluation.bootstrap import bootstrap_ci
+from camseg_cli.core.evaluation.loop import evaluate_loader
 from camseg_cli.core.evaluation.results import EvalResult, report_stem, save_cache, stamp
 from camseg_cli.core.files import pyplot, save_figure, write_csv, write_json
 from camseg_cli.core.model.checkpoint import load_checkpoint, run_name
 from camseg_cli.core.model.device import default_batch_size, default_workers, resolve_device
-from camseg_cli.core.model.inference import (
-    EvalTransform,
-    amp_dtype,
-    checkpoint_inference,
-    collate_eval,
-    evaluate_loader,
-)
+from camseg_cli.core.model.inference import amp_dtype, checkpoint_inference
 
 Track = Callable[[Iterable, str], Iterable]
 

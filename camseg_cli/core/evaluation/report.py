@@ -9,11 +9,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from camseg_cli.core.data.layouts import open_dataset, read_sample
+from camseg_cli.core.data.layouts import open_dataset
+from camseg_cli.core.data.samples import read_sample
+from camseg_cli.core.data.tensors import resize_image
 from camseg_cli.core.evaluation.compare import Comparison, best_run
 from camseg_cli.core.files import fmt_number, pyplot, save_figure, write_csv, write_text
 from camseg_cli.core.model.checkpoint import load_checkpoint
-from camseg_cli.core.model.inference import amp_dtype, checkpoint_inference, predict_batch, resize_image
+from camseg_cli.core.model.inference import amp_dtype, checkpoint_inference, predict_batch
 from camseg_cli.core.model.predict import colorize
 
 

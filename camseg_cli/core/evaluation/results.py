@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from camseg_cli.core.data.classes import ClassMap
-from camseg_cli.core.data.layouts import SampleRef, open_dataset
+from camseg_cli.core.data.layouts import open_dataset
+from camseg_cli.core.data.samples import SampleRef
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.evaluation.metrics import Scores, scores_from_matrix
 from camseg_cli.core.files import to_json, write_with

@@ -9,37 +9,19 @@ are; predict writes the same argmax, so both give the same confusion matrix.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from contextlib import nullcontext
 from typing import Any
 
-import cv2
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.fx.experimental.optimization import fuse
 
-from camseg_cli.core.evaluation.metrics import ConfusionMatrix
 from camseg_cli.core.model.checkpoint import model_from_checkpoint
 
 Normalization = dict[str, Sequence[float]]
 log = logging.getLogger(__name__)
-
-
-def resize_image(image: np.ndarray, size: Sequence[int]) -> torch.Tensor:
-    """uint8 HxWx3 -> uint8 hxwx3 tensor at size=(h, w), resized bilinearly (not normalised: ModelInput)."""
-    h, w = int(size[0]), int(size[1])
-    if image.shape[:2] != (h, w):
-        image = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
-    if not image.flags.writeable:  # PIL- and cache-backed arrays are read-only; torch wants its own
-        image = image.copy()
-    return torch.from_numpy(np.ascontiguousarray(image))
-
-
-def mask_tensor(mask: np.ndarray) -> torch.Tensor:
-    """Class indices as uint8 (a ClassMap has at most 255 classes): an eighth of int64's bytes to move."""
-    return torch.from_numpy(mask.astype(np.uint8, copy=False))
 
 
 class ModelInput:
@@ -62,21 +44,6 @@ class ModelInput:
         x = images.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float()
         x = x.div_(255.0).sub_(self.mean).div_(self.std)
         return x if self.channels_last else x.contiguous()
-
-
-class EvalTransform:
-    """(image, mask) -> (uint8 hxwx3 image tensor at model size, uint8 mask tensor at its own resolution)."""
-
-    def __init__(self, size: Sequence[int]):
-        self.size = tuple(int(s) for s in size)
-
-    def __call__(self, image: np.ndarray, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        return resize_image(image, self.size), mask_tensor(mask)
-
-
-def collate_eval(batch: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """Stack images (all at model size); masks stay a list since label sizes may differ."""
-    return torch.stack([b[0] for b in batch]), [b[1] for b in batch]
 
 
 def autocast(device: torch.device, dtype: torch.dtype | None) -> Any:
@@ -163,25 +130,3 @@ def predict_batch(
             li = F.interpolate(li, size=(h, w), mode="bilinear", align_corners=False)
         preds.append(li.argmax(1)[0])
     return preds
-
-
-def evaluate_loader(
-    model: nn.Module,
-    loader: Iterable[tuple[torch.Tensor, list[torch.Tensor]]],
-    num_classes: int,
-    ignore_index: int | None,
-    to_input: ModelInput,
-    dtype: torch.dtype | None = None,
-    track: Callable[[Iterable], Iterable] | None = None,
-) -> ConfusionMatrix:
-    """Run a loader of (uint8 images, masks) through the model on to_input's device; one
-    ConfusionMatrix over the whole split."""
-    model.eval()
-    device = to_input.device
-    cm = ConfusionMatrix(num_classes, ignore_index, device)
-    batches = track(loader) if track else loader
-    for images, masks in batches:
-        preds = predict_batch(model, to_input(images), [tuple(m.shape) for m in masks], dtype)
-        for pred, mask in zip(preds, masks):
-            cm.update(pred, mask.to(device, non_blocking=True))
-    return cm

@@ -21,13 +21,14 @@ from torch.utils.data import DataLoader
 
 from camseg_cli.core.choices import PREDICT_OUTPUTS as OUTPUTS
 from camseg_cli.core.data.classes import ClassMap
-from camseg_cli.core.data.layouts import IMAGE_EXTS, read_image
 from camseg_cli.core.data.readahead import ReadAhead
+from camseg_cli.core.data.samples import IMAGE_EXTS, read_image
+from camseg_cli.core.data.tensors import resize_image
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.files import make_folder, write_with
 from camseg_cli.core.model.checkpoint import load_checkpoint, run_name
 from camseg_cli.core.model.device import default_batch_size, default_workers, resolve_device
-from camseg_cli.core.model.inference import amp_dtype, checkpoint_inference, predict_batch, resize_image
+from camseg_cli.core.model.inference import amp_dtype, checkpoint_inference, predict_batch
 
 Track = Callable[[Iterable, str], Iterable]
 

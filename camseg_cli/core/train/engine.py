@@ -14,13 +14,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from camseg_cli.core.errors import CamsegError
+from camseg_cli.core.evaluation.loop import evaluate_loader
 from camseg_cli.core.evaluation.metrics import Scores, scores_from_matrix
 from camseg_cli.core.model.checkpoint import NORMALIZATION
 from camseg_cli.core.model.inference import (
     ModelInput,
     Normalization,
     autocast,
-    evaluate_loader,
     inference_channels_last,
     inference_model,
 )

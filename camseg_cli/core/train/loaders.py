@@ -11,9 +11,10 @@ from torch.utils.data import DataLoader
 
 from camseg_cli.core.data.augment import AugSpec, EpochDataset, EpochSampler, TrainTransform, parse_aug
 from camseg_cli.core.data.cache import sample_dataset
-from camseg_cli.core.data.layouts import DatasetInfo, SampleRef, Transform
+from camseg_cli.core.data.layouts import Transform
+from camseg_cli.core.data.samples import DatasetInfo, SampleRef
+from camseg_cli.core.data.tensors import EvalTransform, collate_eval
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.model.inference import EvalTransform, collate_eval
 from camseg_cli.core.train.config import TrainConfig
 from camseg_cli.core.train.distributed import Dist, ShardSampler, barrier, train_sampler
 

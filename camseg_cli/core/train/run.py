@@ -15,7 +15,8 @@ from torch import nn
 
 from camseg_cli.core.data.augment import aug_name
 from camseg_cli.core.data.class_weights import class_weights
-from camseg_cli.core.data.layouts import DatasetInfo, open_dataset
+from camseg_cli.core.data.layouts import open_dataset
+from camseg_cli.core.data.samples import DatasetInfo
 from camseg_cli.core.data.validate import drop_bad
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.files import pyplot, remove_stale_temps, write_json
