@@ -9,6 +9,7 @@ run gives the same augmentations whatever the worker count, and a resumed run co
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -147,9 +148,15 @@ class TrainTransform:
         self.compose = A.Compose(_transforms(spec.parts, spec.size, spec.ignore_index), seed=spec.seed)
 
     def reseed(self, epoch: int, index: int) -> None:
-        """Make the next draw a pure function of (seed, epoch, sample index)."""
-        seq = np.random.SeedSequence([self.spec.seed, epoch, index])
-        self.compose.set_random_seed(int(seq.generate_state(1)[0]))
+        """Make the next draw a pure function of (seed, epoch, sample index).
+
+        One generator pair shared by every transform, so each draws the next numbers of one stream and
+        the transforms are independent. (Compose.set_random_seed would give each child its own generator
+        seeded alike: every transform would then compare the same first number with its probability,
+        and flip, perspective and jitter of `all` would happen in lockstep.)
+        """
+        np_seed, py_seed = np.random.SeedSequence([self.spec.seed, epoch, index]).generate_state(2)
+        self.compose.set_random_state(np.random.default_rng(int(np_seed)), random.Random(int(py_seed)))
 
     def augment(self, image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """uint8 image and uint8 mask at the training size (for previews and tests)."""
