@@ -1,6 +1,7 @@
 import json
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,7 @@ from typer.testing import CliRunner
 from camseg_cli.cli import app
 from camseg_cli.core.data.classes import ClassMap, preset
 from camseg_cli.core.data.sources.synthetic import write_dataset
-from camseg_cli.core.evaluation.compare import paired_bootstrap
+from camseg_cli.core.evaluation.compare import paired_bootstrap, verdict
 from camseg_cli.core.evaluation.results import EvalResult
 from camseg_cli.core.model.checkpoint import build_model, make_checkpoint, save_checkpoint
 
@@ -254,3 +255,62 @@ def test_best_run_is_none_when_every_run_ties_or_the_class_is_absent():
     assert best_run(pd.Series({"a": 0.2, "b": 0.5})) == "b"
     assert best_run(pd.Series({"a": 0.0, "b": 0.0})) is None
     assert best_run(pd.Series({"a": float("nan"), "b": float("nan")})) is None
+
+
+def test_p_value_and_interval_come_from_one_rule_and_never_disagree():
+    """Issue 14.5: 25 of 1000 draws at or below 0 gave CI +0.97..+4.90 ("better") beside p=0.052."""
+    from camseg_cli.core.evaluation.bootstrap import draw_test
+
+    rng = np.random.default_rng(0)
+    constructed = np.concatenate([rng.uniform(-0.02, 0.0, 25), rng.uniform(0.01, 0.05, 975)])
+    t = draw_test(constructed)
+    assert t.p_value == pytest.approx(0.05) and not t.significant and t.ci[0] <= 0 < t.ci[1]
+    # one draw fewer at or below 0: now both say significant
+    t = draw_test(np.concatenate([constructed[1:25], rng.uniform(0.01, 0.05, 976)]))
+    assert t.p_value < 0.05 and t.significant and t.ci[0] > 0
+    # over many random sets of draws (sizes, shifts, ties at 0), p < 0.05 exactly when the CI excludes 0
+    for trial in range(400):
+        b = int(rng.integers(20, 1500))
+        d = rng.normal(rng.normal(0, 1.5), 1, b).round(int(rng.integers(0, 3)))  # rounding makes ties
+        t = draw_test(d)
+        excludes = t.ci[0] > 0 or t.ci[1] < 0
+        assert (t.p_value < 0.05) == excludes == t.significant, (trial, b, t)
+
+
+def test_no_draw_reaching_zero_prints_the_resampling_floor_not_p_0():
+    from camseg_cli.core.evaluation.bootstrap import draw_test
+
+    t = draw_test(np.linspace(0.01, 0.02, 1000))
+    assert t.p_value == 0 and t.p_text() == "p < 0.002"
+
+
+def test_bootstrap_0_says_no_test_was_run():
+    classes = preset("camvid11")
+    rng = np.random.default_rng(0)
+    base, other = (
+        _result(_per_image(rng, 10, 12, 0.5), classes),
+        _result(_per_image(rng, 10, 12, 0.9), classes),
+    )
+    p = paired_bootstrap(base, other, reps=0)
+    run = SimpleNamespace(name="other")
+    sentence = verdict(run, SimpleNamespace(name="base"), p)
+    assert sentence.startswith("not tested (--bootstrap 0)") and "nan" not in sentence
+
+
+def test_a_class_predicted_but_never_labelled_counts_as_iou_0_and_is_named():
+    """Issue 14.6: 10 stray pixels of a class the test labels never contain pull mIoU down; say which."""
+    classes = preset("camvid11")  # 11 classes + void (11)
+    mat = np.zeros((12, 12), dtype=np.int64)
+    for c in range(10):  # classes 0..9 labelled; class 10 (Bicyclist) never is
+        mat[c, c] = 90
+        mat[c, (c + 1) % 10] = 10
+    clean = _result(mat[None].copy(), classes)
+    mat[3, 10] = 10  # the model says Bicyclist on 10 Road pixels
+    mat[3, 3] -= 10
+    stray = _result(mat[None], classes)
+    iou = [90 / 110] * 10  # tp 90, fn 10, fp 10 for every labelled class...
+    iou[3] = 80 / 110  # ...but Road lost 10 true positives to Bicyclist: fn 20, fp 10
+    assert clean.scores.miou == pytest.approx(90 / 110) and clean.unlabelled_names() == []
+    assert stray.scores.miou == pytest.approx(sum(iou + [0.0]) / 11)  # Bicyclist: IoU 0, in the mean
+    assert stray.unlabelled_names() == ["Bicyclist"]
+    assert stray.to_json()["predicted_never_labelled"] == ["Bicyclist"]

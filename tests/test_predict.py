@@ -165,12 +165,13 @@ def test_collect_inputs(tmp_path):
     for rel in ("a.png", "d/b.JPG", "d/e/c.png", "d/skip.txt", "x/a.png"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b"")
-    found, problems = collect_inputs(
+    found, problems, skipped = collect_inputs(
         [tmp_path / "d", str(tmp_path / "*.png"), tmp_path / "a.png", tmp_path / "zz"]
     )
     assert [name for _, name in found] == ["b", "e/c", "a"]  # folder keeps sub-folders; a.png once
     assert problems == [(str(tmp_path / "zz"), "no such file or folder")]
-    _, problems = collect_inputs([str(tmp_path / "*.gif")])
+    assert skipped == [(str(tmp_path / "d" / "skip.txt"), "not an image format Pillow reads")]
+    _, problems, _ = collect_inputs([str(tmp_path / "*.gif")])
     assert problems[0][1] == "pattern matches no images"
     with pytest.raises(CamsegError, match="would both write a_"):
         collect_inputs([tmp_path / "a.png", tmp_path / "x" / "a.png"])

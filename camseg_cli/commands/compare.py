@@ -53,7 +53,7 @@ def ranking_table(c: Comparison) -> Table:
             fmt_number(r.mean_acc),
             "—" if r.run == c.baseline.name else f"{r.delta_vs_baseline:+.4f}",
             "" if r.run == c.baseline.name else f"{fmt_number(r.delta_lo, 4)} to {fmt_number(r.delta_hi, 4)}",
-            "" if r.run == c.baseline.name else fmt_number(r.p_value),
+            r.p_text,
             style="bold green" if i == 1 else None,
         )
     return table
@@ -135,6 +135,13 @@ def compare_cmd(
     for r in comparison.results.itertuples():
         if r.run != comparison.baseline.name:
             console.print(f"[bold]{r.run}[/]: {r.verdict}", highlight=False)
+    for r in comparison.results.itertuples():
+        if r.never_labelled:
+            console.print(
+                f"[yellow]{r.run}: predicted, never labelled[/] in {comparison.split}: {r.never_labelled} "
+                "(IoU 0, counted in mIoU)",
+                highlight=False,
+            )
     for run, s in comparison.shifts.items():
         helps = ", ".join(f"{k} {v:+.3f}" for k, v in s["helps"]) or "—"
         hurts = ", ".join(f"{k} {v:+.3f}" for k, v in s["hurts"]) or "—"

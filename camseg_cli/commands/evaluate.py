@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from camseg_cli.app import command, console, print_json
@@ -57,12 +58,22 @@ def summary_lines(result: EvalResult) -> list[str]:
     nan2 = (math.nan, math.nan)
     scored = len(result.per_class()) - s.absent
     absent = f"; {s.absent} absent from labels and predictions, left out" if s.absent else ""
+    never = result.unlabelled_names()
+    unlabelled = (
+        [
+            f"[yellow]predicted, never labelled[/] in this split: {escape(', '.join(never))} — IoU 0, "
+            "counted in mIoU (the standard convention; README, evaluate)"
+        ]
+        if never
+        else []
+    )
     return [
         f"[bold]mIoU[/] {fmt_number(s.miou)}{_ci(result.ci.get('miou', nan2))} over {scored} classes{absent}",
         f"pixel accuracy {fmt_number(s.pixel_acc)}{_ci(result.ci.get('pixel_acc', nan2))}",
         f"mean class accuracy {fmt_number(s.mean_acc)}   frequency-weighted IoU {fmt_number(s.fwiou)}",
         f"{result.num_images} images in {result.seconds:.1f}s"
         + (f", bootstrap {result.bootstrap} resamples (seed {result.seed})" if result.bootstrap else ""),
+        *unlabelled,
     ]
 
 

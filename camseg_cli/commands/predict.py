@@ -48,13 +48,18 @@ def predict_cmd(
             workers,
             track=reporter.track,
         )
+    for path, why in result.skipped:
+        err_console.print(
+            f"[dim]not read:[/] {escape(path)} — {escape(why)}", soft_wrap=True, highlight=False
+        )
     for path, why in result.failed:
         err_console.print(
-            f"[yellow]skipped:[/] {escape(path)} — {escape(why)}", soft_wrap=True, highlight=False
+            f"[yellow]failed:[/] {escape(path)} — {escape(why)}", soft_wrap=True, highlight=False
         )
     n = len(result.images)
     speed = f" ({result.images_per_s:.2f} images/s)" if n else ""
     failed = f"; {len(result.failed)} failed" if result.failed else ""
+    failed += f"; {len(result.skipped)} other files not read" if result.skipped else ""
     console.print(
         f"{n} images in {result.seconds:.1f}s{speed} → {result.out} ({result.files} files){failed}",
         highlight=False,

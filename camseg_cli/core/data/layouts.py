@@ -10,7 +10,7 @@ import numpy as np
 
 from camseg_cli.core.data import splits as seqs
 from camseg_cli.core.data.classes import ClassMap, preset, read_class_dict, read_codes, read_label_colors
-from camseg_cli.core.data.samples import IMAGE_EXTS, SPLITS, DatasetInfo, SampleRef, read_sample
+from camseg_cli.core.data.samples import SPLITS, DatasetInfo, SampleRef, image_exts, read_sample
 from camseg_cli.core.errors import CamsegError
 
 LAYOUTS = ("rgb", "index", "fastai")  # the layouts camseg also writes (camseg synth)
@@ -46,7 +46,8 @@ def detect_layout(root: Path) -> str:
 
 def _images(folder: Path) -> list[Path]:
     """Image files of a folder, sorted; two with one name (a.png, a.jpg) would be one sample: an error."""
-    paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+    exts = image_exts()
+    paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in exts)
     seen: dict[str, Path] = {}
     for p in paths:
         if p.stem in seen:

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from camseg_cli.core.data.classes import ClassMap
 from camseg_cli.core.data.labels import check_index_mask, decode_rgb_mask
 from camseg_cli.core.errors import CamsegError
 
 SPLITS = ("train", "val", "test")
-IMAGE_EXTS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
+MAX_PIXELS_ENV = "CAMSEG_MAX_IMAGE_PIXELS"
+WIDE_GREY = ("I;16", "I;16L", "I;16B", "I;16N", "I")  # 16-bit (and 32-bit integer) greyscale modes
 
 
 @dataclass(frozen=True)
@@ -44,25 +49,90 @@ class DatasetInfo:
         return refs
 
 
-def _open(path: Path) -> Image.Image:
+def image_exts() -> frozenset[str]:
+    """File extensions of every format Pillow can open here (.png, .jpg, .webp, .tif, .bmp, ...)."""
+    Image.init()
+    return frozenset(ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN)
+
+
+def _pixel_limit() -> None:
+    """Pillow refuses images over 2 x MAX_IMAGE_PIXELS (a decompression-bomb guard); keep it, but let a
+    user who trusts larger files raise it with CAMSEG_MAX_IMAGE_PIXELS (read in every worker too)."""
+    raw = os.environ.get(MAX_PIXELS_ENV, "").strip()
+    if raw:
+        try:
+            Image.MAX_IMAGE_PIXELS = int(raw) if int(raw) > 0 else None
+        except ValueError:
+            raise CamsegError(f"{MAX_PIXELS_ENV}={raw!r}: not a whole number of pixels") from None
+
+
+def image_error(path: Path | str, e: BaseException) -> CamsegError:
+    """The one-line error for anything the image library raised while reading `path`."""
+    if isinstance(e, FileNotFoundError):
+        return CamsegError(f"{path}: file not found")
+    if isinstance(e, Image.DecompressionBombError):
+        limit = Image.MAX_IMAGE_PIXELS or 0
+        return CamsegError(
+            f"{path}: image too large to open safely ({e}) — if you trust it, allow larger images "
+            f"with {MAX_PIXELS_ENV}=N (pixels; Pillow refuses more than 2 x N, now 2 x {limit})"
+        )
+    first = str(e).strip().splitlines()[0] if str(e).strip() else "no detail"
+    return CamsegError(f"{path}: not a readable image ({e.__class__.__name__}: {first})")
+
+
+@contextmanager
+def opened(path: Path | str) -> Iterator[Image.Image]:
+    """Image.open(path) whose every failure (missing, unidentified, truncated, oversized, ...) becomes
+    image_error's one line, also in DataLoader workers."""
+    _pixel_limit()
     try:
-        img = Image.open(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # 1-2 x limit: refuse too
+            img = Image.open(path)
+    except Exception as e:  # PIL raises many types: OSError, SyntaxError, ValueError, its bomb error...
+        raise image_error(path, e) from None
+    with img:
+        try:
+            yield img
+        except CamsegError:
+            raise
+        except Exception as e:  # decoding happens lazily, inside the caller's block
+            raise image_error(path, e) from None
+
+
+def _decode(path: Path, convert: Callable[[Image.Image], np.ndarray]) -> np.ndarray:
+    with opened(path) as img:
         img.load()
-        return img
-    except FileNotFoundError:
-        raise CamsegError(f"{path}: file not found") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise CamsegError(f"{path}: not a readable image ({e.__class__.__name__}: {e})") from None
+        return convert(img)
+
+
+def _rgb(img: Image.Image, path: Path) -> np.ndarray:
+    """HxWx3 uint8 as a viewer shows it: EXIF orientation applied, 16-bit grey scaled to 8 bits."""
+    img = ImageOps.exif_transpose(img)  # a phone photo's Orientation tag: rotate as viewers do
+    if img.mode in WIDE_GREY:
+        wide = np.asarray(img)
+        if wide.min() < 0 or wide.max() > 65535:
+            raise CamsegError(
+                f"{path}: {img.mode} image with values outside 0..65535 — save it as 8 or 16 bit"
+            )
+        grey = ((wide.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)  # 0..65535 -> 0..255
+        return np.repeat(grey[..., None], 3, axis=2)
+    if img.mode == "F":
+        raise CamsegError(f"{path}: 32-bit float image — convert it to an 8-bit (or 16-bit) image first")
+    return np.asarray(img.convert("RGB"))
 
 
 def read_image(path: Path) -> np.ndarray:
-    """Any image file -> HxWx3 uint8 RGB."""
-    return np.asarray(_open(path).convert("RGB"))
+    """Any image file Pillow reads -> HxWx3 uint8 RGB, oriented as its EXIF tag says."""
+    return _decode(Path(path), lambda img: _rgb(img, Path(path)))
 
 
 def read_mask(ref: SampleRef, classes: ClassMap) -> np.ndarray:
     """The mask of a sample -> HxW int64 class indices."""
-    img = _open(ref.mask)
+    return _decode(ref.mask, lambda img: _mask_array(img, ref, classes))
+
+
+def _mask_array(img: Image.Image, ref: SampleRef, classes: ClassMap) -> np.ndarray:
     if ref.kind == "rgb":
         return decode_rgb_mask(np.asarray(img.convert("RGB")), classes, str(ref.mask))
     if img.mode not in ("L", "P", "I", "I;16"):

@@ -8,7 +8,9 @@ that a paired comparison of two runs can resample the very same images for both.
 
 from __future__ import annotations
 
+import math
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -87,3 +89,49 @@ def bootstrap_ci(
         return {"miou": (float("nan"), float("nan")), "pixel_acc": (float("nan"), float("nan"))}
     samples = resampled_scores(per_image, bootstrap_indices(num, reps, seed), ignore_index)
     return {k: percentile_ci(v, level) for k, v in samples.items()}
+
+
+@dataclass(frozen=True)
+class DrawTest:
+    """Interval and two-sided p-value from one set of resampled differences, so they never disagree.
+
+    The interval's ends are the k-th smallest and k-th largest draws, k = ceil(B * alpha / 2), and
+    p = 2 * min(#draws <= 0, #draws >= 0) / B. Then p < alpha exactly when the interval excludes 0:
+    the low end is above 0 iff fewer than k draws are <= 0, iff 2 * #(<= 0) / B < alpha (likewise the
+    high end). p = 0 means no draw reached 0; it is shown as "p < 2/B", the resampling floor.
+    """
+
+    ci: tuple[float, float]
+    p_value: float
+    draws: int
+    level: float = LEVEL
+
+    @property
+    def tested(self) -> bool:
+        return self.draws > 0
+
+    @property
+    def significant(self) -> bool:
+        """The interval excludes 0 (equivalently p < 1 - level; read off the interval, which has no
+        rounding trouble: 1 - 0.95 is 0.050000000000000044 in floating point)."""
+        return self.tested and (self.ci[0] > 0 or self.ci[1] < 0)
+
+    def p_text(self) -> str:
+        if not self.tested:
+            return "no test"
+        return f"p < {2 / self.draws:.2g}" if self.p_value == 0 else f"p={self.p_value:.3f}"
+
+
+NO_TEST = DrawTest((math.nan, math.nan), math.nan, 0)
+
+
+def draw_test(draws: np.ndarray, level: float = LEVEL) -> DrawTest:
+    """DrawTest of resampled differences (NaN draws, e.g. a resample with no labelled pixel, left out)."""
+    d = np.sort(np.asarray(draws, dtype=np.float64))
+    d = d[~np.isnan(d)]
+    b = len(d)
+    if b == 0:
+        return NO_TEST
+    k = max(1, math.ceil(b * (1 - level) / 2 - 1e-9))  # -1e-9: 1000 * 0.05 / 2 is 25.000000000000004
+    p = min(1.0, 2 * min(np.count_nonzero(d <= 0), np.count_nonzero(d >= 0)) / b)
+    return DrawTest((float(d[k - 1]), float(d[b - k])), float(p), b, level)

@@ -13,11 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.evaluation.bootstrap import bootstrap_indices, percentile_ci, resampled_scores
+from camseg_cli.core.evaluation.bootstrap import (
+    NO_TEST,
+    DrawTest,
+    bootstrap_indices,
+    draw_test,
+    resampled_scores,
+)
 from camseg_cli.core.evaluation.evaluate import evaluate_checkpoint, split_settings, write_reports
 from camseg_cli.core.evaluation.results import EvalResult, cached_result
 from camseg_cli.core.model.checkpoint import load_checkpoint, run_name
@@ -42,15 +47,23 @@ class Run:
 
 @dataclass(frozen=True)
 class Paired:
-    """Run minus baseline, on the same images: observed difference, 95% CI, two-sided p-value."""
+    """Run minus baseline, on the same images: observed difference, and its 95% CI and two-sided
+    p-value from the same resampled differences (bootstrap.draw_test), so p < 0.05 iff the CI excludes 0."""
 
     delta: float
-    ci: tuple[float, float]
-    p_value: float
+    test: DrawTest
+
+    @property
+    def ci(self) -> tuple[float, float]:
+        return self.test.ci
+
+    @property
+    def p_value(self) -> float:
+        return self.test.p_value
 
     @property
     def within_noise(self) -> bool:
-        return math.isnan(self.ci[0]) or self.ci[0] <= 0.0 <= self.ci[1]
+        return not self.test.significant
 
 
 def _metadata(path: Path, split_args: dict[str, Any]) -> dict[str, Any]:
@@ -123,18 +136,13 @@ def paired_bootstrap(base: EvalResult, other: EvalResult, reps: int = 1000, seed
     ignore = base.classes.ignore_index
     delta = other.scores.miou - base.scores.miou
     if reps <= 0 or base.num_images == 0:
-        return Paired(delta, (math.nan, math.nan), math.nan)
+        return Paired(delta, NO_TEST)
     idx = bootstrap_indices(base.num_images, reps, seed)
     d = (
         resampled_scores(other.per_image, idx, ignore)["miou"]
         - resampled_scores(base.per_image, idx, ignore)["miou"]
     )
-    d = d[~np.isnan(d)]
-    # two-sided bootstrap p-value: how often the resampled difference lands on the far side of 0
-    # (+1 in numerator and denominator, so a finite number of resamples never claims p = 0)
-    below = (1 + np.count_nonzero(d <= 0)) / (len(d) + 1)
-    above = (1 + np.count_nonzero(d >= 0)) / (len(d) + 1)
-    return Paired(float(delta), percentile_ci(d), float(min(1.0, 2 * min(below, above))))
+    return Paired(float(delta), draw_test(d))
 
 
 def pick_baseline(runs: Sequence[Run], baseline: str | None) -> Run:
@@ -152,11 +160,13 @@ def verdict(run: Run, base: Run, p: Paired) -> str:
     if run is base:
         return "baseline"
     points = 100 * p.delta
-    ci = f"95% CI {100 * p.ci[0]:+.1f} to {100 * p.ci[1]:+.1f} points, p={p.p_value:.3f}"
+    if not p.test.tested:
+        return f"not tested (--bootstrap 0): {points:+.1f} mIoU points vs {base.name}"
+    ci = f"95% CI {100 * p.ci[0]:+.1f} to {100 * p.ci[1]:+.1f} points"
     if p.within_noise:
-        return f"within noise: {points:+.1f} mIoU points vs {base.name}, but the {ci} includes 0"
+        return f"within noise: {points:+.1f} mIoU points vs {base.name} ({ci} includes 0, {p.test.p_text()})"
     word = "better" if p.delta > 0 else "worse"
-    return f"{word} than {base.name} by {abs(points):.1f} mIoU points ({ci})"
+    return f"{word} than {base.name} by {abs(points):.1f} mIoU points ({ci}, {p.test.p_text()})"
 
 
 def results_frame(runs: Sequence[Run], base: Run, paired: dict[str, Paired]) -> pd.DataFrame:
@@ -182,7 +192,9 @@ def results_frame(runs: Sequence[Run], base: Run, paired: dict[str, Paired]) -> 
                 "delta_lo": p.ci[0],
                 "delta_hi": p.ci[1],
                 "p_value": p.p_value,
+                "p_text": "" if r is base else p.test.p_text(),  # "p=0.012", "p < 0.002", "no test"
                 "verdict": verdict(r, base, p),
+                "never_labelled": ", ".join(r.result.unlabelled_names()),  # predicted, IoU 0 in the mean
                 "checkpoint": str(r.path),
                 "cached": r.cached,
             }
@@ -245,6 +257,7 @@ class Comparison:
                     "delta_ci": [row.delta_lo, row.delta_hi],
                     "p_value": row.p_value,
                     "verdict": row.verdict,
+                    "predicted_never_labelled": [n for n in row.never_labelled.split(", ") if n],
                 }
             )
         return {"split": self.split, "baseline": self.baseline.name, "runs": rows}

@@ -115,6 +115,9 @@ class Scores:
     mean_acc: float
     fwiou: float
     absent: int  # classes left out of the mean (absent from both gt and prediction), void not counted
+    # Classes never in the labels but predicted on some pixels: IoU 0, counted in the mean (the standard
+    # convention, which published CamVid numbers use), and so reported by name beside it.
+    unlabelled: tuple[int, ...] = ()
 
 
 def _nanmean(x: torch.Tensor) -> float:
@@ -151,4 +154,5 @@ def scores_from_matrix(mat: torch.Tensor, ignore_index: int | None = None) -> Sc
         mean_acc=_nanmean(acc),
         fwiou=float((freq[valid] * iou[valid]).sum()) if total > 0 else float("nan"),
         absent=int((~valid & real).sum()),
+        unlabelled=tuple(int(i) for i in torch.nonzero((gt == 0) & (pred > 0) & real).flatten()),
     )

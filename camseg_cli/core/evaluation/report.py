@@ -163,12 +163,25 @@ def markdown(c: Comparison, pictures: list[str]) -> str:
             f"{fmt_number(r.miou_lo)}–{fmt_number(r.miou_hi)}",
             fmt_number(r.pixel_acc),
             fmt_number(r.mean_acc),
-            fmt_number(r.delta_vs_baseline, 4),
-            f"{fmt_number(r.delta_lo, 4)} to {fmt_number(r.delta_hi, 4)}",
-            fmt_number(r.p_value),
+            *(
+                ("—", "", "")  # the baseline against itself: nothing to show
+                if r.run == c.baseline.name
+                else (
+                    fmt_number(r.delta_vs_baseline, 4),
+                    f"{fmt_number(r.delta_lo, 4)} to {fmt_number(r.delta_hi, 4)}",
+                    r.p_text,
+                )
+            ),
             fmt_number(r.train_seconds, 0),
         ]
         lines.append(_row(cells))
+    never = [(r.run, r.never_labelled) for r in c.results.itertuples() if r.never_labelled]
+    if never:
+        note = (
+            f"Predicted, never labelled in {c.split}: IoU 0, in mIoU as published CamVid numbers count it"
+        )
+        lines += ["", note + " (README, evaluate).", ""]
+        lines += [f"- **{run}**: {names}" for run, names in never]
     lines += ["", "## Verdicts", ""]
     lines += [f"- **{r.run}**: {r.verdict}" for r in c.results.itertuples() if r.run != c.baseline.name]
     if c.shifts:

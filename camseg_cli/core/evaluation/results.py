@@ -86,6 +86,10 @@ class EvalResult:
             "predicted": int(self.mat[:, self.classes.void].sum()),  # on labelled pixels: counted wrong
         }
 
+    def unlabelled_names(self) -> list[str]:
+        """Classes predicted on some pixels but never in this split's labels (IoU 0, in the mean)."""
+        return [self.classes.names[i] for i in self.scores.unlabelled]
+
     def to_json(self) -> dict[str, Any]:
         s = self.scores
         return {
@@ -101,6 +105,7 @@ class EvalResult:
             "mean_acc": s.mean_acc,
             "fwiou": s.fwiou,
             "absent": s.absent,
+            "predicted_never_labelled": self.unlabelled_names(),
             "bootstrap": {"reps": self.bootstrap, "seed": self.seed, "level": 0.95},
             "seconds": self.seconds,
             "per_class": {r["class"]: {k: v for k, v in r.items() if k != "class"} for r in self.per_class()},

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 from camseg_cli.core.choices import PREDICT_OUTPUTS as OUTPUTS
 from camseg_cli.core.data.classes import ClassMap
 from camseg_cli.core.data.readahead import ReadAhead
-from camseg_cli.core.data.samples import IMAGE_EXTS, read_image
+from camseg_cli.core.data.samples import image_exts, read_image
 from camseg_cli.core.data.tensors import resize_image
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.files import make_folder, write_with
@@ -40,6 +40,7 @@ class PredictResult:
     out: Path
     images: list[Path] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # files of a folder that are not images
     files: int = 0
     seconds: float = 0.0
 
@@ -51,38 +52,49 @@ class PredictResult:
 # ------------------------------------------------------------------------------------------ inputs
 
 
-def _folder_images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+def _split_images(paths: Iterable[Path], exts: frozenset[str]) -> tuple[list[Path], list[Path]]:
+    """(images Pillow can open, other files); hidden files (.DS_Store, ...) are neither."""
+    files = sorted(p for p in paths if p.is_file() and not p.name.startswith("."))
+    return [p for p in files if p.suffix.lower() in exts], [p for p in files if p.suffix.lower() not in exts]
 
 
-def collect_inputs(inputs: Sequence[str | Path]) -> tuple[list[tuple[Path, str]], list[tuple[str, str]]]:
-    """Expand files, folders (recursively, image extensions only) and globs into (path, output name).
+def collect_inputs(
+    inputs: Sequence[str | Path],
+) -> tuple[list[tuple[Path, str]], list[tuple[str, str]], list[tuple[str, str]]]:
+    """Expand files, folders (recursively) and globs into (path, output name), problems and skips.
 
-    Output names keep a folder input's sub-folders (`sub/NAME`) and are a file's stem otherwise; two
-    inputs that would write the same files are an error. Inputs that match nothing are returned as
-    (input, reason) problems rather than raised, so the others still run.
+    Folders and globs yield every file whose extension Pillow opens (png, jpg, webp, tif, bmp, ...);
+    their other files come back as (file, reason) skips. Output names keep a folder input's sub-folders
+    (`sub/NAME`) and are a file's stem otherwise; two inputs that would write the same files are an
+    error. Inputs that match nothing are returned as (input, reason) problems rather than raised, so
+    the others still run. A file named directly is always tried (and fails as unreadable if it is not).
     """
+    exts = image_exts()
     found: list[tuple[Path, str]] = []
     problems: list[tuple[str, str]] = []
+    skipped: list[Path] = []
     for raw in inputs:
         p = Path(raw)
         if p.is_dir():
-            images = _folder_images(p)
+            images, others = _split_images(p.rglob("*"), exts)
             found += [(f, f.relative_to(p).with_suffix("").as_posix()) for f in images]
+            skipped += others
             if not images:
                 problems.append((str(raw), "folder holds no images"))
         elif p.is_file():
             found.append((p, p.stem))
         elif glob.has_magic(str(raw)):
             matches = [Path(m) for m in sorted(glob.glob(str(raw), recursive=True))]
-            images = [f for m in matches for f in (_folder_images(m) if m.is_dir() else [m])]
-            images = [f for f in images if f.is_file() and f.suffix.lower() in IMAGE_EXTS]
+            files = [f for m in matches for f in (m.rglob("*") if m.is_dir() else [m])]
+            images, others = _split_images(files, exts)
             found += [(f, f.stem) for f in images]
+            skipped += others
             if not images:
                 problems.append((str(raw), "pattern matches no images"))
         else:
             problems.append((str(raw), "no such file or folder"))
-    return _unique(found), problems
+    why = "not an image format Pillow reads"
+    return _unique(found), problems, [(str(f), why) for f in dict.fromkeys(skipped)]
 
 
 def _unique(found: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
@@ -206,9 +218,9 @@ def predict_files(
     dev = resolve_device(device)
     batch_size = batch_size or default_batch_size(dev)
     ckpt = load_checkpoint(ckpt_path)
-    items, problems = collect_inputs(inputs)
+    items, problems, skipped = collect_inputs(inputs)
     result = PredictResult(
-        Path(out) if out else Path("out") / "predictions" / run_name(ckpt), failed=problems
+        Path(out) if out else Path("out") / "predictions" / run_name(ckpt), failed=problems, skipped=skipped
     )
     if not items:
         return result
