@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 DATA ?= out/demo-data
 TRAIN_ARGS ?=
 
-.PHONY: install test demo lint bench train-all clean
+.PHONY: install test test-min demo lint bench train-all clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -18,6 +18,9 @@ install: $(STAMP)
 test: $(STAMP)  # the layering contracts first (a second), then the suite
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -q
+
+test-min:  # the CPU suite on the declared minimum versions, in .venv-min (slow: a second torch install)
+	bash scripts/test_min.sh
 
 demo: $(STAMP)
 	bash scripts/demo.sh
@@ -39,5 +42,5 @@ train-all: $(STAMP)
 	$(BIN)/camseg train --data $(DATA) --aug none,flip,crop,perspective,jitter,all --sweep --resume $(TRAIN_ARGS)
 
 clean:
-	rm -rf $(VENV) out/* build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-min out/* build *.egg-info .pytest_cache .ruff_cache
 	touch out/.gitkeep
