@@ -645,10 +645,23 @@ def keep_determinism_setting():
     torch.use_deterministic_algorithms(before, warn_only=warn_only)
 
 
+@pytest.mark.parametrize("start", ["none", "file"])
 def test_deterministic_resume_after_sigint_ends_with_identical_weights(
-    good, tmp_path, keep_determinism_setting
+    start, tmp_path, keep_determinism_setting
 ):
-    settings_ = dict(arch=ARCH, weights="none", epochs=2, batch_size=2, size=SIZE, lr=1e-3, workers=0)
+    """From scratch, and from a weights file (issue 14.7: a resumed run was rebuilt as from scratch,
+    which set MobileNetV3's BatchNorm momentum to 0.1 instead of the pretrained run's 0.01).
+
+    8 training images in batches of 2: the SIGINT after epoch 2's first step leaves steps to train
+    after the resume (with 2 steps an epoch, the delayed loss read-back lets the epoch finish first).
+    """
+    good = scenes(tmp_path / "data", images=16)
+    weights = "none"
+    if start == "file":
+        torch.manual_seed(1)
+        weights = str(tmp_path / "start.pt")
+        torch.save(build_model(ARCH, preset("camvid32").num_classes, "none").state_dict(), weights)
+    settings_ = dict(arch=ARCH, weights=weights, epochs=2, batch_size=2, size=SIZE, lr=1e-3, workers=0)
     common = dict(data=str(good), deterministic=True, **settings_)
     whole = fit(TrainConfig(out=str(tmp_path / "whole"), **common))
     cut = TrainConfig(out=str(tmp_path / "cut"), **common)

@@ -177,9 +177,7 @@ def markdown(c: Comparison, pictures: list[str]) -> str:
         lines.append(_row(cells))
     never = [(r.run, r.never_labelled) for r in c.results.itertuples() if r.never_labelled]
     if never:
-        note = (
-            f"Predicted, never labelled in {c.split}: IoU 0, in mIoU as published CamVid numbers count it"
-        )
+        note = f"Predicted, never labelled in {c.split}: IoU 0, in mIoU as published CamVid numbers count it"
         lines += ["", note + " (README, evaluate).", ""]
         lines += [f"- **{run}**: {names}" for run, names in never]
     lines += ["", "## Verdicts", ""]

@@ -61,7 +61,9 @@ def _offline_error(weights: Any, err: Exception) -> CamsegError:
     )
 
 
-def build_model(arch: str, num_classes: int, weights: str = "coco", aux_loss: bool = False) -> nn.Module:
+def build_model(
+    arch: str, num_classes: int, weights: str = "coco", aux_loss: bool = False, load: bool = True
+) -> nn.Module:
     """torchvision DeepLabV3 with its head sized for `num_classes`.
 
     Args:
@@ -70,11 +72,19 @@ def build_model(arch: str, num_classes: int, weights: str = "coco", aux_loss: bo
         weights: coco (COCO-VOC segmentation weights, head replaced), imagenet (backbone only),
             none, or a path to a camseg checkpoint / state dict.
         aux_loss: keep the auxiliary FCN head (its loss is weighted 0.5 in training).
+        load: False builds the network exactly as `weights` would (same modules, same BatchNorm
+            momentum) but leaves the initial values, for a caller that loads its own (resume):
+            nothing is downloaded or read.
     """
     _check_arch(arch)
     builder, seg_weights, backbone_enum = _BUILDERS[arch]
     is_path = weights not in WEIGHTS
     kwargs: dict[str, Any] = {"weights": None, "weights_backbone": None, "aux_loss": aux_loss}
+    if not load:
+        model = builder(num_classes=num_classes, **kwargs)
+        if weights == "none":
+            _fast_batchnorm(model)
+        return model
     try:
         if weights == "coco":
             # COCO weights come with an aux head; build with it, drop it afterwards if unwanted.

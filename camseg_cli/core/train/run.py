@@ -127,10 +127,13 @@ class _Run:
     def _model(self) -> nn.Module:
         c, d = self.config, self.d
         runstate.seed_everything(c.seed)  # the same initial weights on every rank and every run of a sweep
-        weights = "none" if self.last is not None else c.weights
         if d.enabled and not d.is_main:
             distributed.barrier(d)  # let rank 0 fill the download cache first
-        model = build_model(c.arch, self.info.classes.num_classes, weights, c.aux_loss)
+        # A resumed run is rebuilt as its weights built it (MobileNetV3 keeps BatchNorm momentum 0.01
+        # unless from scratch) and then loads its own state: nothing is downloaded again.
+        model = build_model(
+            c.arch, self.info.classes.num_classes, c.weights, c.aux_loss, load=self.last is None
+        )
         if d.enabled and d.is_main:
             distributed.barrier(d)
         if self.last is not None:
