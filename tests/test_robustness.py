@@ -360,6 +360,37 @@ def test_evaluate_skip_bad_scores_the_good_samples(flawed, skipped_run, tmp_path
     assert doc["images"] == 2 and bad.name in result.output and "1 of 3 test samples skipped" in result.output
 
 
+def test_compare_reuses_an_evaluation_made_with_skip_bad(flawed, skipped_run, tmp_path):
+    """Issue 14.8: the cache key covered every sample, so compare never reused a --skip-bad evaluation
+    and re-evaluated without it, stopping on the bad sample."""
+    ckpt, out = skipped_run["ckpt"], tmp_path / "o"
+    made = invoke("evaluate", ckpt, "--bootstrap", "0", "--out", out, "--skip-bad")
+    assert made.exit_code == 0, made.output
+    result = invoke("compare", ckpt, "--out", out, "--bootstrap", "0", "--samples", "2", "--json", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "1 evaluation(s) reused" not in result.stdout  # --json: the JSON alone
+    assert json.loads(result.stdout)["runs"][0]["run"] == RUN
+    again = invoke("compare", ckpt, "--out", out, "--bootstrap", "0", "--samples", "0")
+    assert again.exit_code == 0 and "1 evaluation(s) reused" in again.stdout, again.output
+    # mending the bad file changes the split's fingerprint: evaluated anew, now on all 3 images
+    root = Path(shutil.copytree(flawed["root"], tmp_path / "data"))
+    good_png = sorted((root / "test").iterdir())[1]
+    shutil.copy(good_png, root / "test" / flawed["bad"]["test image"].name)
+    fresh = invoke("evaluate", ckpt, "--data", root, "--bootstrap", "0", "--out", out, "--skip-bad", "--json")
+    assert fresh.exit_code == 0 and json.loads(fresh.stdout)["images"] == 3, fresh.output
+
+
+def test_the_evaluation_cache_is_keyed_by_the_layout_it_read(skipped_run, flawed, tmp_path):
+    from camseg_cli.core.evaluation.results import cached_result
+
+    ckpt, out = skipped_run["ckpt"], tmp_path / "o"
+    made = invoke("evaluate", ckpt, "--bootstrap", "0", "--out", out, "--skip-bad", "--layout", "rgb")
+    assert made.exit_code == 0, made.output
+    assert cached_result(ckpt, RUN, "test", out, layout="rgb") is not None
+    assert cached_result(ckpt, RUN, "test", out) is not None  # no layout asked for: the cached one
+    assert cached_result(ckpt, RUN, "test", out, layout="index") is None  # another layout: stale
+
+
 def test_evaluate_skip_bad_with_every_sample_bad_is_one_clear_error(flawed, skipped_run, tmp_path):
     root = Path(shutil.copytree(flawed["root"], tmp_path / "data"))
     for p in (root / "test").iterdir():

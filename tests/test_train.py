@@ -455,3 +455,35 @@ def test_epoch_line_shows_the_data_wait_and_gpu_memory_when_measured(capsys):
     gpu, cpu = capsys.readouterr().err.strip().splitlines()
     assert "12.0 img/s  data wait 3%  mem 11.3 GiB  9.0s" in gpu
     assert "12.0 img/s  data wait 3%  9.0s" in cpu and "mem" not in cpu
+
+
+def test_a_step_the_fp16_grad_scaler_skips_does_not_advance_the_schedule():
+    from camseg_cli.core.train.engine import optimizer_step
+
+    model = torch.nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0 / (1 + step))
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**8)  # the CUDA fp16 scaler's logic, on CPU
+    x = torch.ones(2, 3)
+    scaler.scale(model(x).sum()).backward()
+    assert optimizer_step(opt, scaler, sched) and sched.last_epoch == 1
+    before = [p.detach().clone() for p in model.parameters()]
+    scaler.scale(model(x).sum() * float("inf")).backward()  # inf gradients: the scaler skips this step
+    assert not optimizer_step(opt, scaler, sched)
+    assert sched.last_epoch == 1 and opt.param_groups[0]["lr"] == pytest.approx(0.1 / 2)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    disabled = torch.amp.GradScaler("cpu", enabled=False)  # CPU / bf16 runs: every step counts
+    scaler_free = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
+    model(x).sum().backward()
+    assert optimizer_step(opt, disabled, scaler_free) and scaler_free.last_epoch == 1
+
+
+@pytest.mark.parametrize("aux", [False, True])
+def test_curves_say_the_two_losses_are_not_alike(aux):
+    from camseg_cli.core.train.runstate import curves_figure
+
+    history = [{"epoch": 1, "train_loss": 2.0, "val_loss": 1.5, "val_miou": 0.1, "val_pixel_acc": 0.5}]
+    fig = curves_figure(history, "run", aux_loss=aux)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert ("aux head" in labels[0]) == aux and "training size" in labels[0]
+    assert "main head" in labels[1] and "label size" in labels[1]

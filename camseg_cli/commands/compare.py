@@ -92,6 +92,9 @@ def compare_cmd(
     val_sequences: str = VAL_SEQUENCES,
     test_sequences: str = TEST_SEQUENCES,
     samples: int = typer.Option(6, "--samples", help="Test images in samples.png (0: none)."),
+    skip_bad: bool = typer.Option(
+        False, "--skip-bad", help="Leave out (and list) unreadable samples instead of stopping."
+    ),
     batch_size: int | None = typer.Option(
         None, "--batch-size", "-b", help="Images per forward pass (default: 1 on CPU, 4 on CUDA)."
     ),
@@ -120,6 +123,7 @@ def compare_cmd(
             device=str(dev),
             bootstrap=bootstrap,
             seed=seed,
+            skip_bad=skip_bad,
             track=reporter.track,
             split_by=split_by,
             val_sequences=val_sequences,

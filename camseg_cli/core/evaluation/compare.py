@@ -113,7 +113,7 @@ def gather(
     runs = []
     for path, meta in metas:
         settings = meta.pop("settings")
-        result = cached_result(path, meta["name"], split, out, data, settings)
+        result = cached_result(path, meta["name"], split, out, data, settings, eval_kwargs.get("layout"))
         cached = result is not None
         if result is None:
             result = evaluate_checkpoint(path, data=data, split=split, **settings, **eval_kwargs)

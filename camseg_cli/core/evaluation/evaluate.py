@@ -130,9 +130,10 @@ def evaluate_checkpoint(
     ckpt = load_checkpoint(ckpt_path)
     settings = split_settings(ckpt, split_by, val_sequences, test_sequences)
     info = resolve_dataset(ckpt, data, layout, settings)
-    refs = info.samples(split)
+    every = refs = info.samples(split)
     if skip_bad:
         refs = usable_samples(refs, info.classes, split)
+    skipped = sorted({r.name for r in every} - {r.name for r in refs})
     classes: ClassMap = ckpt["classes_map"]
     transform = EvalTransform(ckpt["image_size"])
     dataset = sample_dataset(refs, info.classes, transform, cache, cache_dir)
@@ -169,7 +170,7 @@ def evaluate_checkpoint(
         bootstrap=bootstrap,
         seed=seed,
         seconds=seconds,
-        stamp=stamp(ckpt_path, refs) | {"split": settings},
+        stamp=stamp(ckpt_path, every, info.layout, skipped) | {"split": settings},
     )
 
 

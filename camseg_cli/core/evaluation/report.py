@@ -93,8 +93,9 @@ def plot_curves(c: Comparison) -> Any:
 def sample_predictions(c: Comparison, count: int, device: torch.device) -> tuple[list, dict[str, list]]:
     """The first `count` images of the split (evenly spaced), their labels, and each run's prediction."""
     result = c.baseline.result
-    info = open_dataset(result.data, **result.stamp.get("split", {}))
-    refs = info.samples(c.split)
+    info = open_dataset(result.data, result.stamp.get("layout"), **result.stamp.get("split", {}))
+    skipped = set(result.stamp.get("skipped", []))  # left out by --skip-bad: unreadable
+    refs = [r for r in info.samples(c.split) if r.name not in skipped]
     picks = np.unique(np.linspace(0, len(refs) - 1, num=min(count, len(refs))).round().astype(int))
     samples = [(refs[i].name, *read_sample(refs[i], info.classes)) for i in picks]
     preds: dict[str, list] = {}

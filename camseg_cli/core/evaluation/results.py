@@ -26,7 +26,7 @@ from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.evaluation.metrics import Scores, scores_from_matrix
 from camseg_cli.core.files import to_json, write_with
 
-CACHE_VERSION = 2  # 2: keyed by checkpoint sha256 + data fingerprint
+CACHE_VERSION = 3  # 2: keyed by checkpoint sha256 + data fingerprint; 3: + layout and --skip-bad's skips
 
 
 @dataclass
@@ -132,9 +132,18 @@ def data_fingerprint(refs: Sequence[SampleRef]) -> str:
     return h.hexdigest()
 
 
-def stamp(path: Path | str, refs: Sequence[SampleRef] = ()) -> dict[str, Any]:
-    """What a cached evaluation is keyed by: the checkpoint's content hash and the split's files."""
-    return {"sha256": file_sha256(path), "data": data_fingerprint(refs)}
+def stamp(
+    path: Path | str, refs: Sequence[SampleRef] = (), layout: str | None = None, skipped: Sequence[str] = ()
+) -> dict[str, Any]:
+    """What a cached evaluation is keyed by: the checkpoint's content hash, every file of the split
+    (those --skip-bad left out too, so mending one means a new evaluation), the layout it was read
+    with, and the names --skip-bad left out."""
+    return {
+        "sha256": file_sha256(path),
+        "data": data_fingerprint(refs),
+        "layout": layout,
+        "skipped": sorted(skipped),
+    }
 
 
 # ------------------------------------------------------------------------------------------ cache
@@ -212,10 +221,13 @@ def cached_result(
     out: Path | str = "out",
     data: Path | str | None = None,
     settings: dict[str, Any] | None = None,
+    layout: str | None = None,
 ) -> EvalResult | None:
     """The cached evaluation of this checkpoint's content on the same split files, or None if stale.
 
     `settings` is the split definition asked for (see evaluate.split_settings); None accepts the cached one.
+    `layout` forced by the caller must be the one the evaluation read; None accepts the cached one. An
+    evaluation made with --skip-bad is reused while its split's files are unchanged.
     """
     path = report_stem(out, run, split).with_suffix(".npz")
     if not path.is_file():
@@ -229,9 +241,13 @@ def cached_result(
     cached_settings = result.stamp.get("split", {})
     if settings is not None and settings != cached_settings:
         return None
+    cached_layout = result.stamp.get("layout")
+    if layout is not None and layout != cached_layout:
+        return None
     try:  # a retrained checkpoint or changed data means a new evaluation
-        refs = open_dataset(result.data, **cached_settings).samples(split)
-        if result.stamp != stamp(ckpt_path, refs) | {"split": cached_settings}:
+        refs = open_dataset(result.data, cached_layout, **cached_settings).samples(split)
+        now = stamp(ckpt_path, refs, cached_layout, result.stamp.get("skipped", []))
+        if result.stamp != now | {"split": cached_settings}:
             return None
     except (CamsegError, OSError):
         return None

@@ -29,7 +29,9 @@ from camseg_cli.core.train.optim import SegLoss
 
 
 class NonFiniteLoss(CamsegError):
-    """The loss became NaN or inf: the run stops before the bad step reaches the weights."""
+    """The loss became NaN or inf. Losses are read back a step late (no host sync per step), so the bad
+    step has reached the weights in memory; the run stops there and nothing is saved after it, so the
+    files keep the last good state."""
 
 
 class TrainEvents:
@@ -94,6 +96,23 @@ class ValResult:
     matrix: torch.Tensor  # (n, n) int64 on CPU, summed over all ranks
 
 
+def optimizer_step(optimizer: Any, scaler: Any, scheduler: Any) -> bool:
+    """One optimizer step through the GradScaler; the schedule advances only if the step was taken.
+
+    An fp16 GradScaler skips a step whose gradients hold inf/NaN and lowers its scale; the schedule
+    must not count that step. Reading the scale back is a host sync, paid only with an enabled scaler
+    (fp16 on a GPU without bf16); bf16 and CPU runs have none. Returns whether the step was taken.
+    """
+    before = scaler.get_scale() if scaler.is_enabled() else None
+    scaler.step(optimizer)
+    scaler.update()
+    optimizer.zero_grad(set_to_none=True)
+    taken = before is None or scaler.get_scale() >= before
+    if taken:
+        scheduler.step()
+    return taken
+
+
 @dataclass
 class Trainer:
     """The moving parts of a run on one device; `model` may be DDP- or compile-wrapped."""
@@ -153,10 +172,7 @@ class Trainer:
                     self.scaler.scale(loss / (group_end - group_start)).backward()
                 losses.append(loss.detach().float())
                 if last_of_group:
-                    self.scaler.step(self.optimizer)
-                    self.scaler.update()
-                    self.optimizer.zero_grad(set_to_none=True)
-                    self.scheduler.step()
+                    optimizer_step(self.optimizer, self.scaler, self.scheduler)
                     lr = self.optimizer.param_groups[0]["lr"]
                     images_done = len(losses) * images.shape[0] * self.dist.world
                     queue.append(_Step(epoch, i + 1, batches, torch.stack(losses), images_done, lr))

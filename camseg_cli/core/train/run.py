@@ -266,7 +266,8 @@ class _Run:
                 save_checkpoint(c.best_path, self._checkpoint(epoch + 1, metrics=_metrics(val, epoch + 1)))
             self._save_last()
             runstate.write_metrics(c.run_dir, p.history)
-            runstate.plot_curves(c.run_dir, p.history, f"{c.run_name} — best val mIoU {p.best_miou:.3f}")
+            title = f"{c.run_name} — best val mIoU {p.best_miou:.3f}"
+            runstate.plot_curves(c.run_dir, p.history, title, c.aux_loss)
         self.events.epoch_ended(row, p.best_miou, p.best_epoch)
         self._starved_hint(row)
 

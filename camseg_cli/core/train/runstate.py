@@ -62,14 +62,26 @@ def write_metrics(run_dir: Path, history: list[dict[str, Any]]) -> Path:
     return write_csv(run_dir / "metrics.csv", frame)
 
 
-def plot_curves(run_dir: Path, history: list[dict[str, Any]], title: str) -> Path:
+def plot_curves(run_dir: Path, history: list[dict[str, Any]], title: str, aux_loss: bool = False) -> Path:
     """Loss (train and val) and validation mIoU / pixel accuracy per epoch, side by side."""
+    return save_figure(run_dir / "curves.png", curves_figure(history, title, aux_loss))
+
+
+def curves_figure(history: list[dict[str, Any]], title: str, aux_loss: bool = False) -> Any:
+    """The two losses are not alike, so their legend says what each one is: training's is taken on
+    augmented images at the training size (plus 0.5 x the aux head's with --aux-loss), validation's
+    on the main head's logits resized to each label's own size."""
     plt = pyplot()
 
     frame = pd.DataFrame(history, columns=list(COLUMNS))
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
-    left.plot(frame.epoch, frame.train_loss, marker="o", label="train")
-    left.plot(frame.epoch, frame.val_loss, marker="o", label="validation")
+    train = (
+        "train: main + 0.5 x aux head, augmented, training size"
+        if aux_loss
+        else "train: augmented, training size"
+    )
+    left.plot(frame.epoch, frame.train_loss, marker="o", label=train)
+    left.plot(frame.epoch, frame.val_loss, marker="o", label="validation: main head, label size")
     left.set_xlabel("epoch")
     left.set_ylabel("loss")
     left.legend()
@@ -88,4 +100,4 @@ def plot_curves(run_dir: Path, history: list[dict[str, Any]], title: str) -> Pat
         ax.grid(alpha=0.3)
     fig.suptitle(printable(title))
     fig.tight_layout()
-    return save_figure(run_dir / "curves.png", fig)
+    return fig
