@@ -12,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
+from camseg_cli.core.choices import RUNTIME_FIELDS
 from camseg_cli.core.data import cache as cache_mod
 from camseg_cli.core.data.augment import AugSpec, EpochDataset, TrainTransform, parse_aug
 from camseg_cli.core.data.cache import META, CachedDataset, fingerprint, sample_dataset
@@ -19,7 +20,7 @@ from camseg_cli.core.data.classes import preset
 from camseg_cli.core.data.layouts import SegDataset, open_dataset
 from camseg_cli.core.data.tensors import EvalTransform
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.train.config import RUNTIME_FIELDS, TrainConfig
+from camseg_cli.core.train.config import TrainConfig
 from tests.conftest import random_samples, write_layout
 
 

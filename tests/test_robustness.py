@@ -728,7 +728,9 @@ def test_a_diverging_rerun_keeps_the_earlier_good_checkpoints(skipped_run, good,
     out = Path(shutil.copytree(skipped_run["out"], tmp_path / "out"))
     best, last = out / f"{RUN}.pt", out / "runs" / RUN / "last.pt"
     before = (sha(best), sha(last))
-    result = invoke("train", "--data", good, "--out", out, *tiny(lr="1e30"))  # same run name, afresh
+    refused = invoke("train", "--data", good, "--out", out, *tiny(lr="1e30"))  # same name, other settings
+    one_line_error(refused, "made with other settings", "lr 0.0001 -> 1e+30", "--force")
+    result = invoke("train", "--data", good, "--out", out, *tiny(lr="1e30"), "--force")  # afresh
     assert result.exit_code == 1 and "loss is nan" in result.output and "Traceback" not in result.output
     assert (sha(best), sha(last)) == before
     weights = load_checkpoint(last)["model"]

@@ -30,12 +30,13 @@ from camseg_cli.core.evaluation.loop import evaluate_loader
 from camseg_cli.core.evaluation.metrics import scores_from_matrix
 from camseg_cli.core.model.checkpoint import load_checkpoint, model_from_checkpoint
 from camseg_cli.core.model.inference import ModelInput, inference_channels_last, inference_model
-from camseg_cli.core.train.config import TrainConfig, sweep_configs
+from camseg_cli.core.train.config import TrainConfig
 from camseg_cli.core.train.engine import EpochState, Trainer, TrainEvents
 from camseg_cli.core.train.optim import SegLoss, WarmupDecay
 from camseg_cli.core.train.resume import resume_config
 from camseg_cli.core.train.run import TrainingInterrupted, _Run, fit
 from camseg_cli.core.train.runstate import COLUMNS
+from camseg_cli.core.train.sweep import study_configs
 from camseg_cli.progress import TrainProgress
 
 runner = CliRunner()
@@ -174,7 +175,11 @@ def test_schedule_warms_up_then_decays_to_zero(kind):
 
 def test_config_checks_and_sweep_names():
     c = TrainConfig(data="d", arch=ARCH, aug="none,flip,crop+jitter")
-    assert [x.run_name for x in sweep_configs(c)] == [f"{ARCH}-none", f"{ARCH}-flip", f"{ARCH}-crop+jitter"]
+    assert [x.run_name for x in study_configs(c, sweep=True)] == [
+        f"{ARCH}-none",
+        f"{ARCH}-flip",
+        f"{ARCH}-crop+jitter",
+    ]
     assert TrainConfig(data="d", aug="jitter,flip").run_name == "resnet50-flip+jitter"
     assert TrainConfig.from_dict(c.to_dict()) == c
     for bad, match in (

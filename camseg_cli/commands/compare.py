@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from camseg_cli.app import command, console, print_json
@@ -19,12 +20,34 @@ if TYPE_CHECKING:  # torch and pandas load when the command runs, not with `cams
     from camseg_cli.core.evaluation.compare import Comparison
 
 
+def arm_table(c: Comparison) -> Table:
+    """One row per arm: its seeds, mean and SD of mIoU, and the seed-aware test against the baseline arm."""
+    n = c.baseline.result.num_images
+    table = Table(title=f"arms on {c.split} ({n} images) — baseline arm {c.baseline_arm.name}")
+    for col in ("arm", "seeds", "mean mIoU", "SD", "per seed", "Δ mIoU", "Δ 95% CI", "p", "Holm p"):
+        table.add_column(col, justify="left" if col in ("arm", "per seed", "Δ 95% CI") else "right")
+    for r in sorted(c.arms, key=lambda r: -r.arm.miou_mean):
+        a, t = r.arm, r.test
+        cells = [a.name, str(len(a.runs)), fmt_number(a.miou_mean), fmt_number(a.miou_sd)]
+        cells.append(" ".join(fmt_number(v) for v in a.miou_per_seed))
+        if t is None:
+            cells += ["—", "", "", ""]
+        else:
+            ci = f"{fmt_number(t.test.ci[0], 4)} to {fmt_number(t.test.ci[1], 4)}"
+            holm = fmt_number(r.p_holm, 3) if t.test.tested else ""
+            cells += [f"{t.delta:+.4f}", ci, t.test.p_text(), holm]
+        table.add_row(*cells, style="bold" if t is None else None)
+    return table
+
+
 def ranking_table(c: Comparison) -> Table:
     n = c.baseline.result.num_images
-    table = Table(title=f"runs on {c.split} ({n} images) — baseline {c.baseline.name}")
+    title = f"runs on {c.split} ({n} images) — each against the baseline arm's run of its seed"
+    table = Table(title=title)
     cols = (
         "#",
         "run",
+        "seed",
         "arch",
         "aug",
         "epochs",
@@ -43,7 +66,8 @@ def ranking_table(c: Comparison) -> Table:
     for i, r in enumerate(c.results.itertuples(), start=1):
         table.add_row(
             str(i),
-            r.run,
+            r.run + (" ↑" if r.still_improving else ""),
+            "" if r.seed != r.seed or r.seed is None else str(int(r.seed)),
             r.arch,
             r.aug,
             str(r.epochs),
@@ -51,11 +75,13 @@ def ranking_table(c: Comparison) -> Table:
             f"{fmt_number(r.miou_lo)}–{fmt_number(r.miou_hi)}",
             fmt_number(r.pixel_acc),
             fmt_number(r.mean_acc),
-            "—" if r.run == c.baseline.name else f"{r.delta_vs_baseline:+.4f}",
-            "" if r.run == c.baseline.name else f"{fmt_number(r.delta_lo, 4)} to {fmt_number(r.delta_hi, 4)}",
+            "—" if r.run == r.vs_run else f"{r.delta_vs_baseline:+.4f}",
+            "" if r.run == r.vs_run else f"{fmt_number(r.delta_lo, 4)} to {fmt_number(r.delta_hi, 4)}",
             r.p_text,
             style="bold green" if i == 1 else None,
         )
+    if c.results.still_improving.any():
+        table.caption = "↑ best epoch = last epoch: still improving"
     return table
 
 
@@ -87,6 +113,12 @@ def compare_cmd(
         None, "--baseline", help="Run to compare against (default: the aug=none run)."
     ),
     bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for CIs and p-values."),
+    block: int = typer.Option(
+        None, "--block", help="Test images resampled in blocks of N consecutive frames (default: n^(1/3))."
+    ),
+    min_effect: float = typer.Option(
+        0.5, "--min-effect", help="mIoU points: a difference whose CI lies within ± this is negligible."
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap draws."),
     split_by: str = SPLIT_BY_AS_TRAINED,
     val_sequences: str = VAL_SEQUENCES,
@@ -129,16 +161,21 @@ def compare_cmd(
             val_sequences=val_sequences,
             test_sequences=test_sequences,
         )
-    comparison = compare(runs, baseline, bootstrap, seed)
+    comparison = compare(runs, baseline, bootstrap, seed, block, min_effect)
     written = write_report(comparison, out, samples, dev)
     if as_json:
         print_json(comparison.to_json())
         return
     reused = sum(r.cached for r in runs)
+    console.print(arm_table(comparison))
+    for r in comparison.arms:
+        if r.test is not None:
+            console.print(f"[bold]{escape(r.arm.name)}[/]: {escape(r.verdict)}", highlight=False)
+    for line in comparison.power:
+        console.print(f"power — {escape(line)}", highlight=False)
+    for note in comparison.notes:
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     console.print(ranking_table(comparison))
-    for r in comparison.results.itertuples():
-        if r.run != comparison.baseline.name:
-            console.print(f"[bold]{r.run}[/]: {r.verdict}", highlight=False)
     for r in comparison.results.itertuples():
         if r.never_labelled:
             console.print(

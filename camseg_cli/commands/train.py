@@ -42,7 +42,8 @@ def _explicit(ctx: typer.Context, name: str) -> bool:
 
 def _resumed(ctx: typer.Context, given: TrainConfig) -> TrainConfig:
     """The run's saved settings, with the runtime flags given now (--workers, --device, ...)."""
-    from camseg_cli.core.train.config import RUNTIME_FIELDS, TrainConfig
+    from camseg_cli.core.choices import RUNTIME_FIELDS
+    from camseg_cli.core.train.config import TrainConfig
     from camseg_cli.core.train.resume import resume_config
 
     overrides = {f: getattr(given, f) for f in RUNTIME_FIELDS if f != "out" and _explicit(ctx, f)}
@@ -122,6 +123,14 @@ def train_cmd(
         0, "--patience", help="Stop after N epochs without a better val mIoU (0: never)."
     ),
     seed: int = typer.Option(0, "--seed"),
+    seeds: str = typer.Option(
+        "",
+        "--seeds",
+        help="One run per seed, e.g. 0,1,2 (names end in -s<seed>); with --sweep, every aug x seed.",
+    ),
+    shard: str = typer.Option(
+        None, "--shard", help="Train shard K/N of the study's runs (default: from a Slurm job array)."
+    ),
     deterministic: bool = typer.Option(False, "--deterministic", help="Repeatable kernels (slower on CUDA)."),
     workers: int = typer.Option(4, "--workers", help="Image-loading processes (0: in the main process)."),
     cache: str = CACHE,
@@ -133,35 +142,83 @@ def train_cmd(
     out: str = typer.Option("out", "--out", "-o", help="Output folder."),
     run: str = typer.Option("", "--run", help="Run name (default <arch>-<aug>)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from out/runs/<run>/last.pt."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace OUT/RUN.pt even when it was made with other settings or seed."
+    ),
     sweep: bool = typer.Option(False, "--sweep", help="One run per --aug item instead of combining them."),
     preview: bool = typer.Option(False, "--preview", help="Write the augmentation preview PNG and stop."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Plain lines: epoch summaries only."),
 ) -> None:
     """Train DeepLabV3 on a CamVid-like dataset; the best checkpoint by validation mIoU goes to OUT/RUN.pt."""
-    from camseg_cli.core.train.config import TrainConfig, sweep_configs
-    from camseg_cli.core.train.run import TrainingInterrupted, fit
+    from camseg_cli.core.train.config import TrainConfig
+    from camseg_cli.core.train.lock import RunLocked
+    from camseg_cli.core.train.run import TrainingInterrupted
+    from camseg_cli.core.train.sweep import parse_seeds, parse_shard, study_configs, take_shard
 
     if not data and not resume:
         raise CamsegError("pass --data DIR (a CamVid-like dataset folder, or make one with `camseg synth`)")
     fields = {k: v for k, v in ctx.params.items() if k in {f.name for f in dataclasses.fields(TrainConfig)}}
     given = TrainConfig(**{**fields, "size": parse_size(size), "layout": layout})
-    configs = sweep_configs(given) if sweep else [given]
+    study = study_configs(given, sweep, parse_seeds(seeds))
+    many = len(study) > 1
+    which = parse_shard(shard)
+    configs = take_shard(study, which)
     if preview:
-        return _preview(configs, sweep)
+        return _preview(configs or study, many)
+    if which and _is_main():
+        names = ", ".join(c.run_name for c in configs) or "none"
+        console.print(
+            f"shard {which[0]}/{which[1]}: {len(configs)} of {len(study)} runs ({names})", highlight=False
+        )
     reporter = TrainProgress(quiet=quiet or not _is_main())
-    results = []
+    results, locked = [], []
     with reporter.session():
         for c in configs:
-            again = resume and (not sweep or c.last_path.exists())  # a sweep starts runs not yet begun
-            if again:
-                c = _resumed(ctx, c)
             try:
-                results.append(fit(c, reporter, resume=again))
+                result = _train_one(ctx, c, resume, reporter, start_missing=many, force=force)
+            except RunLocked as e:
+                if not many:
+                    raise
+                err_console.print(f"[yellow]skipped:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+                locked.append(c.run_name)
+                continue
             except TrainingInterrupted as e:
-                hint = _sweep_hint() if sweep else e.hint
+                hint = _sweep_hint() if many else e.hint
                 # soft_wrap: one unbroken line, so the command can be copied whole
                 msg = f"[yellow]{escape(str(e))}[/] — resume with: {escape(hint)}"
                 err_console.print(msg, highlight=False, soft_wrap=True)
                 raise typer.Exit(EXIT_INTERRUPTED) from None
-    if _is_main():
+            if result is not None:
+                results.append(result)
+    if _is_main() and results:
         console.print(_summary(results))
+    if locked:
+        raise typer.Exit(1)
+
+
+def _train_one(
+    ctx: typer.Context,
+    c: TrainConfig,
+    resume: bool,
+    reporter: TrainProgress,
+    start_missing: bool,
+    force: bool,
+) -> TrainResult | None:
+    """Plan the run under its lock (skip, resume or start), say what happens, and train it."""
+    from contextlib import nullcontext
+
+    from camseg_cli.core.train.lock import run_lock
+    from camseg_cli.core.train.run import fit
+    from camseg_cli.core.train.sweep import plan_run
+
+    with run_lock(c.run_dir) if _is_main() else nullcontext():  # under torchrun rank 0 holds it
+        plan = plan_run(c, resume, start_missing, force)
+        if plan.why and _is_main():
+            style = "dim" if plan.action == "skip" else "yellow"
+            err_console.print(
+                f"[{style}]{escape(c.run_name)}: {escape(plan.why)}[/]", highlight=False, soft_wrap=True
+            )
+        if plan.action == "skip":
+            return None
+        config = _resumed(ctx, c) if plan.action == "resume" else c
+        return fit(config, reporter, resume=plan.action == "resume")

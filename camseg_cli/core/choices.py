@@ -25,3 +25,7 @@ PREDICT_OUTPUTS = (
 EXPORT_FORMATS = ("onnx", "torchscript")  # core/model/export.py
 
 DARK_THRESHOLD = 40.0  # mean luminance (0-255) below which `camseg stats` calls an image dark
+
+# TrainConfig fields that change how a run executes, not what it computes: a resumed run may take new
+# values, and compare puts runs differing only in these (and the seed) in one arm.
+RUNTIME_FIELDS = ("data", "workers", "cache", "device", "compile", "out")

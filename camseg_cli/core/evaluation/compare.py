@@ -16,6 +16,17 @@ from typing import Any
 import pandas as pd
 
 from camseg_cli.core.errors import CamsegError
+from camseg_cli.core.evaluation.arms import (
+    MIN_EFFECT,
+    Arm,
+    ArmResult,
+    arms_json,
+    group_arms,
+    judge_arms,
+    pick_baseline_arm,
+    power_lines,
+    study_notes,
+)
 from camseg_cli.core.evaluation.bootstrap import (
     NO_TEST,
     DrawTest,
@@ -43,6 +54,14 @@ class Run:
     history: list[dict[str, Any]]
     result: EvalResult
     cached: bool
+    seed: int | None = None
+    config: dict[str, Any] | None = None
+
+    @property
+    def still_improving(self) -> bool:
+        """Its best validation epoch was its last: it might have gone on improving."""
+        best = max(self.history, key=lambda h: h.get("val_miou", -1.0), default=None)
+        return best is not None and len(self.history) > 1 and best is self.history[-1]
 
 
 @dataclass(frozen=True)
@@ -76,6 +95,8 @@ def _metadata(path: Path, split_args: dict[str, Any]) -> dict[str, Any]:
         "epochs": int(ckpt.get("epochs", len(ckpt.get("history", [])))),  # "epoch" is the best one
         "train_seconds": float(ckpt.get("train_seconds", math.nan)),
         "history": list(ckpt.get("history", [])),
+        "seed": ckpt.get("seed"),
+        "config": ckpt.get("config"),
         "classes": ckpt["classes_map"],
     }
 
@@ -145,16 +166,6 @@ def paired_bootstrap(base: EvalResult, other: EvalResult, reps: int = 1000, seed
     return Paired(float(delta), draw_test(d))
 
 
-def pick_baseline(runs: Sequence[Run], baseline: str | None) -> Run:
-    """--baseline by run name; else the run trained with --aug none; else the first run."""
-    if baseline is not None:
-        for r in runs:
-            if baseline in (r.name, r.path.stem, str(r.path)):
-                return r
-        raise CamsegError(f"--baseline {baseline!r} is none of the runs: {', '.join(r.name for r in runs)}")
-    return next((r for r in runs if r.aug == "none"), runs[0])
-
-
 def verdict(run: Run, base: Run, p: Paired) -> str:
     """One sentence a person can act on."""
     if run is base:
@@ -169,15 +180,19 @@ def verdict(run: Run, base: Run, p: Paired) -> str:
     return f"{word} than {base.name} by {abs(points):.1f} mIoU points ({ci}, {p.test.p_text()})"
 
 
-def results_frame(runs: Sequence[Run], base: Run, paired: dict[str, Paired]) -> pd.DataFrame:
-    """One row per run, best mIoU first."""
+def results_frame(
+    runs: Sequence[Run], bases: dict[str, Run], paired: dict[str, Paired], arm_of: dict[str, str]
+) -> pd.DataFrame:
+    """One row per run, best mIoU first; each run against its baseline run (same seed where there is one)."""
     rows = []
     for r in runs:
-        s, p = r.result.scores, paired[r.name]
+        s, p, base = r.result.scores, paired[r.name], bases[r.name]
         ci = r.result.ci.get("miou", (math.nan, math.nan))
         rows.append(
             {
                 "run": r.name,
+                "arm": arm_of[r.name],
+                "seed": r.seed,
                 "arch": r.arch,
                 "aug": r.aug,
                 "epochs": r.epochs,
@@ -188,6 +203,8 @@ def results_frame(runs: Sequence[Run], base: Run, paired: dict[str, Paired]) -> 
                 "mean_acc": s.mean_acc,
                 "fwiou": s.fwiou,
                 "train_seconds": r.train_seconds,
+                "still_improving": r.still_improving,
+                "vs_run": base.name,
                 "delta_vs_baseline": p.delta,
                 "delta_lo": p.ci[0],
                 "delta_hi": p.ci[1],
@@ -239,6 +256,10 @@ class Comparison:
     results: pd.DataFrame
     per_class: pd.DataFrame
     shifts: dict[str, dict[str, list]]
+    arms: list[ArmResult]
+    baseline_arm: Arm
+    power: list[str]
+    notes: list[str]
 
     def to_json(self) -> dict[str, Any]:
         rows = []
@@ -246,6 +267,8 @@ class Comparison:
             rows.append(
                 {
                     "run": row.run,
+                    "arm": row.arm,
+                    "seed": None if pd.isna(row.seed) else int(row.seed),
                     "arch": row.arch,
                     "aug": row.aug,
                     "epochs": int(row.epochs),
@@ -253,27 +276,55 @@ class Comparison:
                     "miou_ci": [row.miou_lo, row.miou_hi],
                     "pixel_acc": row.pixel_acc,
                     "mean_acc": row.mean_acc,
+                    "vs_run": row.vs_run,
                     "delta_vs_baseline": row.delta_vs_baseline,
                     "delta_ci": [row.delta_lo, row.delta_hi],
                     "p_value": row.p_value,
                     "verdict": row.verdict,
+                    "still_improving": bool(row.still_improving),
                     "predicted_never_labelled": [n for n in row.never_labelled.split(", ") if n],
                 }
             )
-        return {"split": self.split, "baseline": self.baseline.name, "runs": rows}
+        return {
+            "split": self.split,
+            "baseline": self.baseline.name,
+            "runs": rows,
+            "baseline_arm": self.baseline_arm.name,
+            "arms": arms_json(self.arms),
+            "power": self.power,
+            "notes": self.notes,
+        }
 
 
-def compare(runs: list[Run], baseline: str | None = None, reps: int = 1000, seed: int = 0) -> Comparison:
-    """Rank the runs and test each against the baseline on the same images."""
-    base = pick_baseline(runs, baseline)
-    paired = {r.name: paired_bootstrap(base.result, r.result, reps, seed) for r in runs}
+def compare(
+    runs: list[Run],
+    baseline: str | None = None,
+    reps: int = 1000,
+    seed: int = 0,
+    block: int | None = None,
+    min_effect: float = MIN_EFFECT,
+) -> Comparison:
+    """Rank the runs, group them into arms and test each arm against the baseline arm (seeds and
+    images); each run is also set against the baseline arm's run of the same seed (these checkpoints)."""
+    arms = group_arms(runs)
+    base_arm = pick_baseline_arm(arms, baseline)
+    by_seed = {r.seed: r for r in base_arm.runs}
+    bases = {r.name: by_seed.get(r.seed, base_arm.runs[0]) for r in runs}
+    paired = {r.name: paired_bootstrap(bases[r.name].result, r.result, reps, seed) for r in runs}
+    arm_of = {r.name: a.name for a in arms for r in a.runs}
     per_class = per_class_frame(runs)
+    split = runs[0].result.split
+    judged = judge_arms(arms, base_arm, reps, seed, block, min_effect)
     return Comparison(
-        split=runs[0].result.split,
+        split=split,
         runs=runs,
-        baseline=base,
+        baseline=base_arm.runs[0],
         paired=paired,
-        results=results_frame(runs, base, paired),
+        results=results_frame(runs, bases, paired, arm_of),
         per_class=per_class,
-        shifts=class_shifts(per_class, base.name),
+        shifts=class_shifts(per_class, base_arm.runs[0].name),
+        arms=judged,
+        baseline_arm=base_arm,
+        power=power_lines(judged),
+        notes=study_notes(split, arms, runs),
     )

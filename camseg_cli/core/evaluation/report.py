@@ -12,7 +12,9 @@ import torch
 from camseg_cli.core.data.layouts import open_dataset
 from camseg_cli.core.data.samples import read_sample
 from camseg_cli.core.data.tensors import resize_image
+from camseg_cli.core.evaluation.arms import arms_frame
 from camseg_cli.core.evaluation.compare import Comparison, best_run
+from camseg_cli.core.evaluation.study_report import arm_markdown, plot_arms
 from camseg_cli.core.files import fmt_number, pyplot, save_figure, write_csv, write_text
 from camseg_cli.core.model.checkpoint import load_checkpoint
 from camseg_cli.core.model.inference import amp_dtype, checkpoint_inference, predict_batch
@@ -146,9 +148,13 @@ def markdown(c: Comparison, pictures: list[str]) -> str:
     lines = [f"# camseg compare — {c.split} split", ""]
     n = c.baseline.result.num_images
     lines += [
-        f"{len(c.runs)} runs evaluated on the same {n} images of `{c.baseline.result.data}`. "
-        f"Baseline: **{c.baseline.name}** (aug `{c.baseline.aug}`). Differences come from a paired "
-        "bootstrap over the same images (95% percentile CI, two-sided p-value).",
+        f"{len(c.runs)} runs evaluated on the same {n} images of `{c.baseline.result.data}`.",
+        "",
+        *arm_markdown(c),
+        "## Runs",
+        "",
+        "Each run against the baseline arm's run of the same seed: a paired bootstrap over the same "
+        "images (95% CI, two-sided p-value).",
         "",
         _row(RANK_COLUMNS),
         "|---:|---|---|---|---:|---:|---|---:|---:|---:|---|---:|---:|",
@@ -166,7 +172,7 @@ def markdown(c: Comparison, pictures: list[str]) -> str:
             fmt_number(r.mean_acc),
             *(
                 ("—", "", "")  # the baseline against itself: nothing to show
-                if r.run == c.baseline.name
+                if r.run == r.vs_run
                 else (
                     fmt_number(r.delta_vs_baseline, 4),
                     f"{fmt_number(r.delta_lo, 4)} to {fmt_number(r.delta_hi, 4)}",
@@ -181,8 +187,14 @@ def markdown(c: Comparison, pictures: list[str]) -> str:
         note = f"Predicted, never labelled in {c.split}: IoU 0, in mIoU as published CamVid numbers count it"
         lines += ["", note + " (README, evaluate).", ""]
         lines += [f"- **{run}**: {names}" for run, names in never]
-    lines += ["", "## Verdicts", ""]
-    lines += [f"- **{r.run}**: {r.verdict}" for r in c.results.itertuples() if r.run != c.baseline.name]
+    lines += ["", "## Checkpoint against checkpoint", ""]
+    lines += [
+        "Each run against the baseline arm's run of its seed, test images resampled with both models "
+        "fixed: this says whether *this checkpoint* beats *that one* on images like these, not whether "
+        "the augmentation helps (the arms above answer that).",
+        "",
+    ]
+    lines += [f"- **{r.run}**: {r.verdict}" for r in c.results.itertuples() if r.run != r.vs_run]
     if c.shifts:
         lines += ["", "## Where augmentation helps or hurts (IoU vs baseline)", ""]
         for run, s in c.shifts.items():
@@ -208,6 +220,8 @@ def write_report(
     dest = Path(out) / "compare"
     written = [
         write_csv(dest / "results.csv", c.results),
+        write_csv(dest / "arms.csv", arms_frame(c.arms)),
+        save_figure(dest / "arms.png", plot_arms(c)),
         write_csv(dest / "per_class.csv", c.per_class.reset_index()),
         save_figure(dest / "mIoU.png", plot_miou(c)),
         save_figure(dest / "per_class.png", plot_per_class(c)),

@@ -83,6 +83,7 @@ class ArmTest:
     paired: bool
     seed_aware: bool  # False when either arm has one seed: then only image noise is counted
     seed_sd: float  # SD across seeds of the per-seed difference (paired) or pooled SD (unpaired)
+    image_sd: float = math.nan  # SD of the mean difference over image resamples alone (no seed noise)
 
 
 def _miou(mats: np.ndarray, ignore_index: int | None) -> float:
@@ -104,9 +105,10 @@ def _welch_df(sa: float, sb: float, na: int, nb: int) -> float:
 def _draws(
     base: dict[int, np.ndarray], arm: dict[int, np.ndarray], idx: np.ndarray, ignore: int | None,
     paired: bool, rng: np.random.Generator,
-) -> np.ndarray:  # fmt: skip
+) -> tuple[np.ndarray, float]:  # fmt: skip
     """One resampled mean difference per row of idx (the same images for every run), with seed noise
-    added as (seed standard error of that draw) x Student t, when both arms have several seeds."""
+    added as (seed standard error of that draw) x Student t, when both arms have several seeds; and
+    the SD of the image-only part."""
     b = np.stack([resampled_scores(base[s], idx, ignore)["miou"] for s in sorted(base)], axis=1)
     a = np.stack([resampled_scores(arm[s], idx, ignore)["miou"] for s in sorted(arm)], axis=1)
     nb, na = b.shape[1], a.shape[1]
@@ -114,15 +116,15 @@ def _draws(
         d = a - b
         mean = d.mean(1)
         if na < 2:
-            return mean
+            return mean, float(mean.std())
         se, df = d.std(1, ddof=1) / math.sqrt(na), float(na - 1)
     else:
         mean = a.mean(1) - b.mean(1)
         if min(na, nb) < 2:
-            return mean  # one seed on a side: only the images can be resampled
+            return mean, float(mean.std())  # one seed on a side: only the images can be resampled
         se = np.sqrt(a.var(1, ddof=1) / na + b.var(1, ddof=1) / nb)
         df = _welch_df(float(np.median(b.std(1, ddof=1))), float(np.median(a.std(1, ddof=1))), nb, na)
-    return mean + se * rng.standard_t(max(df, 1.0), size=len(mean))
+    return mean + se * rng.standard_t(max(df, 1.0), size=len(mean)), float(mean.std())
 
 
 def arm_test(
@@ -150,8 +152,8 @@ def arm_test(
         return ArmTest(delta, NO_TEST, seeds, paired, seeds > 1, seed_sd)
     rng = np.random.default_rng(seed)
     idx = block_indices(frame_blocks(names, block or default_block(len(names))), reps, rng)
-    draws = _draws(base, arm, idx, ignore_index, paired, rng)
-    return ArmTest(delta, draw_test(draws), seeds, paired, seeds > 1, seed_sd)
+    draws, image_sd = _draws(base, arm, idx, ignore_index, paired, rng)
+    return ArmTest(delta, draw_test(draws), seeds, paired, seeds > 1, seed_sd, image_sd)
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

@@ -8,14 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from camseg_cli.core.choices import ARCHS, OPTIMIZERS, SCHEDULES
-from camseg_cli.core.data.augment import aug_name, split_sweep
+from camseg_cli.core.data.augment import aug_name
 from camseg_cli.core.data.cache import MODES as CACHE_MODES
 from camseg_cli.core.data.class_weights import METHODS as CLASS_WEIGHT_METHODS
 from camseg_cli.core.data.layouts import READ_LAYOUTS
 from camseg_cli.core.errors import CamsegError
-
-# Fields that change how a run executes, not what it computes: a resumed run may take new values.
-RUNTIME_FIELDS = ("data", "workers", "cache", "device", "compile", "out")
 
 
 @dataclass(frozen=True)
@@ -124,9 +121,3 @@ def _check(c: TrainConfig) -> None:
         raise CamsegError("--weight-decay, --warmup-epochs, --patience and --workers must not be negative")
     if any(ch in c.run_name for ch in "/\\") or c.run_name.startswith("."):
         raise CamsegError(f"--run {c.run_name!r}: a run name cannot contain slashes or start with a dot")
-
-
-def sweep_configs(config: TrainConfig) -> list[TrainConfig]:
-    """One config per comma item of config.aug, everything else equal; runs named <run or arch>-<aug>."""
-    prefix = config.run or config.arch
-    return [dataclasses.replace(config, aug=aug, run=f"{prefix}-{aug}") for aug in split_sweep(config.aug)]

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from camseg_cli.core.choices import RUNTIME_FIELDS
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.model.checkpoint import load_checkpoint
-from camseg_cli.core.train.config import RUNTIME_FIELDS, TrainConfig
+from camseg_cli.core.train.config import TrainConfig
 from camseg_cli.core.train.engine import EpochState
 
 
