@@ -36,10 +36,13 @@ bench: $(STAMP)  # CPU benchmarks; each prints a table and writes out/bench/NAME
 	$(BIN)/python benchmarks/bench_eval.py
 	$(BIN)/python benchmarks/bench_cli.py
 
-# The original study in one command: one run per augmentation, everything else equal. Re-running
-# continues unfinished runs and skips finished ones. Pass e.g. TRAIN_ARGS="--device cuda --epochs 50".
+# The original study in one command: every augmentation x every seed, everything else equal.
+# Re-running continues unfinished runs and skips finished ones. E.g. SEEDS="0 1 2 3 4"
+# TRAIN_ARGS="--device cuda --epochs 50"; on a Slurm array each task trains its shard (--shard K/N).
+SEEDS ?= 0 1 2
 train-all: $(STAMP)
-	$(BIN)/camseg train --data $(DATA) --aug none,flip,crop,perspective,jitter,all --sweep --resume $(TRAIN_ARGS)
+	$(BIN)/camseg train --data $(DATA) --aug none,flip,crop,perspective,jitter,all --sweep \
+		--seeds "$(SEEDS)" --resume $(TRAIN_ARGS)
 
 clean:
 	rm -rf $(VENV) .venv-min out/* build *.egg-info .pytest_cache .ruff_cache

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The whole study on the built-in synthetic dataset, small enough for a 2-core CPU in a few minutes:
-# synthetic data -> stats -> train (none, all) -> evaluate -> compare -> predict.
+# synthetic data -> stats -> train (none, all) x 2 seeds -> evaluate -> compare -> predict. Two seeds
+# per augmentation is the least that lets compare separate an augmentation from seed noise at all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CAMSEG=${CAMSEG:-.venv/bin/camseg}
 OUT=${OUT:-out}
 DATA="$OUT/demo-data"
 SIZE=${SIZE:-96x128}
-EPOCHS=${EPOCHS:-10}
+EPOCHS=${EPOCHS:-8}
+SEEDS=${SEEDS:-0,1}
 DEVICE=${DEVICE:-cpu}
 TRAIN=(--data "$DATA" --arch mobilenet_v3_large --weights none --size "$SIZE" --epochs "$EPOCHS"
        --batch-size 4 --lr 0.001 --workers 0 --device "$DEVICE" --out "$OUT")
@@ -18,12 +20,12 @@ step "1/6 synthetic dataset -> $DATA"
 $CAMSEG synth "$DATA" --images 48 --size 180x240 --seed 0 --layout rgb
 step "2/6 dataset statistics"
 $CAMSEG stats --data "$DATA" --out "$OUT"
-step "3/6 training one model per augmentation: none, all"
-$CAMSEG train "${TRAIN[@]}" --aug none,all --sweep
+step "3/6 training none and all, each with seeds $SEEDS"
+$CAMSEG train "${TRAIN[@]}" --aug none,all --sweep --seeds "$SEEDS"
 step "4/6 evaluation of the 'all' run on the test split"
-$CAMSEG evaluate "$OUT/mobilenet_v3_large-all.pt" --split test --out "$OUT" --device "$DEVICE"
-step "5/6 comparison: did the augmentation help?"
-$CAMSEG compare "$OUT/mobilenet_v3_large-none.pt" "$OUT/mobilenet_v3_large-all.pt" --out "$OUT" --device "$DEVICE"
+$CAMSEG evaluate "$OUT/mobilenet_v3_large-all-s0.pt" --split test --out "$OUT" --device "$DEVICE"
+step "5/6 comparison: did the augmentation help, beyond seed noise?"
+$CAMSEG compare "$OUT"/mobilenet_v3_large-{none,all}-s*.pt --out "$OUT" --device "$DEVICE"
 step "6/6 predictions for the test images"
-$CAMSEG predict "$OUT/mobilenet_v3_large-all.pt" "$DATA/test" --out "$OUT/predictions/demo" --device "$DEVICE"
+$CAMSEG predict "$OUT/mobilenet_v3_large-all-s0.pt" "$DATA/test" --out "$OUT/predictions/demo" --device "$DEVICE"
 printf '\nreport: %s/compare/report.md\n' "$OUT"

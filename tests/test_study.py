@@ -106,3 +106,47 @@ def test_blocks_follow_sequences_and_names_without_one_stand_alone():
 def test_holm_matches_a_hand_computed_example():
     # sorted 0.01, 0.02, 0.04 -> x3, x2, x1 = 0.03, 0.04, 0.04 (monotone), back in the input order
     assert holm([0.04, 0.01, 0.02, float("nan")])[:3] == pytest.approx([0.04, 0.03, 0.04])
+
+
+def _arm_runs(aug: str, mats: dict[int, np.ndarray], names, **settings):
+    """compare-like runs of one arm (an EvalResult per seed), for group_arms and judge_arms."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from camseg_cli.core.data.classes import ClassMap
+    from camseg_cli.core.evaluation.results import EvalResult
+
+    classes = ClassMap(("a", "b", "c", "Void"), ((1, 0, 0), (0, 1, 0), (0, 0, 1), (0, 0, 0)), void=3)
+    runs = []
+    for seed, m in mats.items():
+        result = EvalResult("x.pt", f"{aug}-s{seed}", "test", "d", classes, list(names), m, np.zeros(len(m)))
+        config = {"aug": aug, "seed": seed, "epochs": 10, **settings}
+        runs.append(SimpleNamespace(name=f"{aug}-s{seed}", aug=aug, seed=seed, config=config,
+                                    path=Path(f"{aug}-s{seed}.pt"), result=result))  # fmt: skip
+    return runs
+
+
+def test_verdicts_say_what_the_study_can_and_cannot_conclude():
+    from camseg_cli.core.evaluation.arms import group_arms, judge_arms, pick_baseline_arm
+
+    rng = np.random.default_rng(5)
+    names = _names()
+    base, same = _study(rng, 5, 0.0, names)
+    _, better = _study(rng, 5, 0.15, names)  # 15 accuracy points: far above seed and image noise
+    runs = _arm_runs("none", base, names) + _arm_runs("flip", same, names)
+    runs += _arm_runs("crop", better, names)
+    runs += _arm_runs("jitter", {0: same[0]}, names)  # one seed only
+    arms = group_arms(runs)
+    results = {
+        r.arm.name: r for r in judge_arms(arms, pick_baseline_arm(arms, None), reps=400, min_effect=8.0)
+    }
+    assert results["none"].test is None and results["none"].verdict == "baseline"
+    assert results["crop"].verdict.startswith("better than none") and "Holm p" in results["crop"].verdict
+    assert results["jitter"].test.seed_aware is False
+    assert results["jitter"].verdict.startswith("one seed, so seed noise cannot be separated")
+    assert "describes these checkpoints, not the augmentation" in results["jitter"].verdict
+    assert "must differ by" in results["jitter"].verdict  # the other arms give a seed SD
+    # a wide --min-effect (8 points) holds the null arm's interval: negligible, not "better by 0.0"
+    assert results["flip"].verdict.startswith("negligible")
+    ps = [results[a].test.test.p_value for a in ("flip", "crop", "jitter")]
+    assert [results[a].p_holm for a in ("flip", "crop", "jitter")] == pytest.approx(holm(ps))

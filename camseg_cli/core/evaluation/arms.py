@@ -154,7 +154,8 @@ def arm_verdict(res: ArmResult, base: Arm, min_effect: float, arms_tested: int, 
         return f"not tested (--bootstrap 0): {delta}"
     ci = f"95% CI {_points(t.test.ci[0])} to {_points(t.test.ci[1])}, {t.test.p_text()}"
     if arms_tested > 1:
-        ci += f", Holm p={res.p_holm:.3f}" if res.p_holm >= 2 / t.test.draws else ", Holm p < 0.002"
+        floor = 2 / t.test.draws  # as DrawTest.p_text: no draw reached 0
+        ci += f", Holm p={res.p_holm:.3f}" if res.p_holm > 0 else f", Holm p < {floor:.2g}"
     if not t.seed_aware:
         need = ""
         if math.isfinite(study_sd):

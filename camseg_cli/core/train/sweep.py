@@ -101,9 +101,11 @@ class Plan:
     why: str = ""
 
 
-def _finished(last: dict[str, Any], config: TrainConfig) -> bool:
+def _finished(last: dict[str, Any], epochs: int | None) -> bool:
+    """Done with its saved epoch count (or `epochs`, an explicit --epochs that may extend it)."""
     progress = last.get("resume", {}).get("progress", {})
-    return int(last.get("epoch", 0)) >= config.epochs or bool(progress.get("stopped_early"))
+    target = epochs if epochs is not None else int((last.get("config") or {}).get("epochs", 0))
+    return int(last.get("epoch", 0)) >= target or (epochs is None and bool(progress.get("stopped_early")))
 
 
 def _differences(saved: dict[str, Any], config: TrainConfig) -> list[str]:
@@ -111,18 +113,30 @@ def _differences(saved: dict[str, Any], config: TrainConfig) -> list[str]:
     return [f"{k} {before.get(k)!r} -> {now[k]!r}" for k in now if before.get(k, now[k]) != now[k]]
 
 
-def plan_run(config: TrainConfig, resume: bool, start_missing: bool = True, force: bool = False) -> Plan:
+def plan_run(
+    config: TrainConfig,
+    resume: bool,
+    start_missing: bool = True,
+    force: bool = False,
+    epochs: int | None = None,
+) -> Plan:
     """Decide, before anything is written, what this run does.
 
     With resume: a finished run is skipped, an unfinished one continues, one not begun starts (with
     start_missing, as in a sweep; else resuming it fails, naming the missing resume state). Without:
     an existing checkpoint of this name from another seed or configuration is an error (never silently
     replaced; `force` replaces it, saying so); one of the same configuration is replaced, and the plan
-    says so with its mIoU.
+    says so with its mIoU. `epochs`: an explicit --epochs, against which a resumed run counts as done.
     """
     if resume and config.last_path.is_file():
         last = load_checkpoint(config.last_path)
-        if _finished(last, config):
+        saved = int((last.get("config") or {}).get("epochs", 0))
+        if epochs is not None and epochs < saved:
+            raise CamsegError(
+                f"--epochs {epochs}: run {config.run_name} was set to {saved} epochs — a resumed run can "
+                "be extended, not shortened (its best checkpoint so far is saved: out/<run>.pt)"
+            )
+        if _finished(last, epochs):
             return Plan(config, "skip", f"already finished ({last.get('epoch')} epochs), skipped")
         return Plan(config, "resume")
     if resume and not start_missing:
@@ -136,7 +150,7 @@ def plan_run(config: TrainConfig, resume: bool, start_missing: bool = True, forc
             f"{config.best_path}: made with other settings ({'; '.join(diff[:3])}) — pass --run NAME for "
             "a new run, --resume to continue that one, or --force to replace it"
         )
-    miou = (best.get("metrics") or {}).get("val_miou")
+    miou = (best.get("metrics") or {}).get("miou")  # the best epoch's validation scores
     shown = f"best val mIoU {miou:.4f}" if isinstance(miou, float) else "its best checkpoint"
     if resume and not diff:
         return Plan(config, "skip", f"already finished ({shown}), skipped")
