@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
@@ -41,11 +42,40 @@ app = typer.Typer(
 )
 
 
+def _hide_flag_types() -> None:
+    """Recent typer prints a type beside every option, so a flag reads `--debug <bool>` as if it took a
+    value; show none for flags (typer before 0.2x showed none anyway)."""
+    option = getattr(typer.core, "TyperOption", None)
+    shown = getattr(option, "display_type_rich", None)
+    if shown is None or getattr(shown, "_camseg", False):
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        return None if getattr(self, "is_flag", False) else shown(self, ctx)
+
+    display_type_rich._camseg = True  # type: ignore[attr-defined]
+    option.display_type_rich = display_type_rich
+
+
+_hide_flag_types()
+
+
+def _version(value: bool) -> None:
+    if value:
+        from camseg_cli import __version__
+
+        console.print(f"camseg {__version__}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     ctx: typer.Context,
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log more detail."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print camseg's version and exit."
+    ),
 ) -> None:
     """camseg: which augmentation makes DeepLabV3 better on driving scenes, and can we trust it?"""
     _state["debug"] = debug

@@ -40,7 +40,9 @@ class Reporter:
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[info]}"),
+            TextColumn("[dim]elapsed"),
             TimeElapsedColumn(),
+            TextColumn("[dim]left"),
             TimeRemainingColumn(),
             console=err_console,
             transient=False,
@@ -91,11 +93,10 @@ class TrainProgress(Reporter):
 
     def run_started(self, run: str, epochs: int, start_epoch: int, batches: int) -> None:
         self.epochs = epochs
+        resumed = f", resuming after epoch {start_epoch}" if start_epoch else ""
+        self._print(f"{run}: {epochs} epochs of {batches} batches{resumed}")  # on a terminal too
         if self._progress is not None:
             self._run_task = self._progress.add_task(run, total=epochs, completed=start_epoch, info="")
-        else:
-            resumed = f", resuming after epoch {start_epoch}" if start_epoch else ""
-            self._print(f"{run}: {epochs} epochs of {batches} batches{resumed}")
 
     def epoch_started(self, epoch: int, batches: int, done: int) -> None:
         self._last = time.monotonic()

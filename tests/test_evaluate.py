@@ -107,7 +107,7 @@ def test_evaluate_json_defaults_to_the_recorded_dataset(run, tmp_path):
 def test_evaluate_table(run, tmp_path):
     res = runner.invoke(app, ["evaluate", str(run["ckpt"]), "--split", "val", "--out", str(tmp_path)])
     assert res.exit_code == 0, res.output
-    assert "Sky" in res.stdout and "Void (ignored)" in res.stdout
+    assert "Sky" in res.stdout and "Void (void, not scored)" in res.stdout
     assert "mIoU" in res.stdout and "95% CI" in res.stdout and "left out" in res.stdout
 
 

@@ -55,6 +55,11 @@ def test_torchscript_export_matches_pytorch(ckpt, tmp_path):
     spec = json.loads((tmp_path / "export" / "tiny.torchscript.pt.json").read_text())
     assert spec["input"]["shape"] == [1, 3, 64, 96] and spec["classes"]["names"][0] == "Sky"
     assert spec["input"]["mean"] == [0.485, 0.456, 0.406]
+    # handed to evaluate, the export is recognised for what it is, in one whole line
+    wrong = runner.invoke(app, ["evaluate", str(path), "--out", str(tmp_path / "o")])
+    assert wrong.exit_code == 1 and "Traceback" not in wrong.output
+    assert "a TorchScript export (camseg export), not a training checkpoint" in wrong.stderr
+    assert "the .pt that camseg train wrote" in wrong.stderr
 
 
 def test_onnx_export_with_dynamic_axes_matches_pytorch(ckpt, tmp_path):

@@ -96,8 +96,11 @@ def test_predict_writes_the_good_images_lists_the_bad_one_and_exits_1(ckpt, tmp_
     result = runner.invoke(app, ["predict", str(ckpt), str(folder), "--out", str(out), "--quiet"])
     assert result.exit_code == 1 and "Traceback" not in result.output, result.output
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        f"{n}_{k}.png" for n in ("a", "b") for k in ("index", "color", "overlay")
+        ["legend.png"] + [f"{n}_{k}.png" for n in ("a", "b") for k in ("index", "color", "overlay")]
     )
+    # the legend has one swatch row (18 px) per class the written masks show
+    shown = set().union(*(np.unique(np.asarray(Image.open(out / f"{n}_index.png"))) for n in ("a", "b")))
+    assert Image.open(out / "legend.png").height == 18 * len(shown) + 8
     assert "huge.png" in result.stderr and "too large" in result.stderr
     assert "broken.jpg" in result.stderr and "not a readable image" in result.stderr
 

@@ -141,7 +141,7 @@ def test_unreadable_inputs_are_listed_skipped_and_fail_the_exit_code(run, tmp_pa
     res = runner.invoke(app, args + ["--out", str(out), "--save", "color"])
     assert res.exit_code == 1
     assert "broken.png" in res.output and "nope.png" in res.output and "2 failed" in res.stdout
-    assert sorted(p.name for p in out.iterdir()) == ["wide_color.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["legend.png", "wide_color.png"]
 
 
 def test_default_out_folder_is_per_run(run, tmp_path, monkeypatch):

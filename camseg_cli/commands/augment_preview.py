@@ -22,7 +22,7 @@ def augment_preview_cmd(
     samples: int = typer.Option(4, "--samples", "-n", help="Images per row."),
     split: str = typer.Option("train", "--split", help=f"{', '.join(SPLITS)}."),
     seed: int = typer.Option(0, "--seed"),
-    output: str = typer.Option("out/augment-preview.png", "--output", "-o", help="PNG to write."),
+    output: str = typer.Option("out/augment-preview.png", "--output", help="PNG to write."),
 ) -> None:
     """Show what each augmentation preset does: image and mask must still line up in every cell."""
     from camseg_cli.core.data.augment import split_sweep

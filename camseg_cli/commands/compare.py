@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from camseg_cli.app import command, console, print_json
-from camseg_cli.core.data.layouts import LAYOUTS
+from camseg_cli.core.data.layouts import READ_LAYOUTS
 from camseg_cli.core.data.samples import SPLITS
 from camseg_cli.core.files import fmt_number
 from camseg_cli.options import SPLIT_BY_AS_TRAINED, TEST_SEQUENCES, VAL_SEQUENCES
@@ -66,11 +66,11 @@ def ranking_table(c: Comparison) -> Table:
     for i, r in enumerate(c.results.itertuples(), start=1):
         table.add_row(
             str(i),
-            r.run + (" ↑" if r.still_improving else ""),
+            r.run,
             "" if r.seed != r.seed or r.seed is None else str(int(r.seed)),
             r.arch,
             r.aug,
-            str(r.epochs),
+            f"{r.epochs}{' ↑' if r.still_improving else ''}",
             fmt_number(r.miou),
             f"{fmt_number(r.miou_lo)}–{fmt_number(r.miou_hi)}",
             fmt_number(r.pixel_acc),
@@ -81,7 +81,7 @@ def ranking_table(c: Comparison) -> Table:
             style="bold green" if i == 1 else None,
         )
     if c.results.still_improving.any():
-        table.caption = "↑ best epoch = last epoch: still improving"
+        table.caption = "epochs ↑: best epoch = last epoch, still improving"
     return table
 
 
@@ -108,7 +108,7 @@ def compare_cmd(
         None, "--data", "-d", help="Dataset folder; default: the one each checkpoint records."
     ),
     split: str = typer.Option("test", "--split", help=f"Split to compare on: {', '.join(SPLITS)}."),
-    layout: str = typer.Option(None, "--layout", help=f"Force a dataset layout: {', '.join(LAYOUTS)}."),
+    layout: str = typer.Option(None, "--layout", help=f"Force a dataset layout: {', '.join(READ_LAYOUTS)}."),
     baseline: str = typer.Option(
         None, "--baseline", help="Run to compare against (default: the aug=none run)."
     ),

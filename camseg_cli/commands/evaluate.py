@@ -11,7 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from camseg_cli.app import command, console, print_json
-from camseg_cli.core.data.layouts import LAYOUTS
+from camseg_cli.core.choices import VOID_TAG
+from camseg_cli.core.data.layouts import READ_LAYOUTS
 from camseg_cli.core.data.samples import SPLITS
 from camseg_cli.core.files import fmt_number, make_folder
 from camseg_cli.options import CACHE, SPLIT_BY_AS_TRAINED, TEST_SEQUENCES, VAL_SEQUENCES
@@ -42,7 +43,7 @@ def class_table(result: EvalResult) -> Table:
     void = result.void_report()
     if void and void["name"]:
         table.add_row(
-            f"{void['name']} (ignored)",
+            f"{void['name']} ({VOID_TAG})",
             "",
             "",
             "",
@@ -84,7 +85,7 @@ def evaluate_cmd(
         None, "--data", "-d", help="Dataset folder; default: the one the checkpoint records."
     ),
     split: str = typer.Option("test", "--split", help=f"Split to score: {', '.join(SPLITS)}."),
-    layout: str = typer.Option(None, "--layout", help=f"Force a dataset layout: {', '.join(LAYOUTS)}."),
+    layout: str = typer.Option(None, "--layout", help=f"Force a dataset layout: {', '.join(READ_LAYOUTS)}."),
     batch_size: int | None = typer.Option(
         None, "--batch-size", "-b", help="Images per forward pass (default: 1 on CPU, 4 on CUDA)."
     ),
@@ -103,7 +104,7 @@ def evaluate_cmd(
         False, "--skip-bad", help="Leave out (and list) unreadable samples instead of stopping."
     ),
     cache: str = CACHE,
-    out: Path = typer.Option(Path("out"), "--out", help="Output folder; reports go to OUT/eval/."),
+    out: Path = typer.Option(Path("out"), "--out", "-o", help="Output folder; reports go to OUT/eval/."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object to stdout instead of tables."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:

@@ -17,8 +17,8 @@ def export_cmd(
     fmt: str = typer.Option(..., "--format", "-f", help=f"{' or '.join(EXPORT_FORMATS)}."),
     size: str = typer.Option(None, "--size", help="Input HxW of the export; default the training size."),
     dynamic: bool = typer.Option(False, "--dynamic", help="Leave batch, height and width free."),
-    output: Path = typer.Option(None, "--output", "-o", help="Model file; default OUT/export/<run>.<ext>."),
-    out: Path = typer.Option(Path("out"), "--out", help="Output folder when --output is not given."),
+    output: Path = typer.Option(None, "--output", help="Model file; default OUT/export/<run>.<ext>."),
+    out: Path = typer.Option(Path("out"), "--out", "-o", help="Output folder when --output is not given."),
     verify: bool = typer.Option(
         True, "--verify/--no-verify", help="Run the export and compare with PyTorch."
     ),

@@ -16,7 +16,7 @@ from camseg_cli.progress import Reporter
 def predict_cmd(
     checkpoint: Path = typer.Argument(..., help="A camseg checkpoint (.pt)."),
     inputs: list[str] = typer.Argument(..., help="Image files, folders (searched recursively) or globs."),
-    out: Path = typer.Option(None, "--out", help="Output folder; default out/predictions/<run>/."),
+    out: Path = typer.Option(None, "--out", "-o", help="Output folder; default out/predictions/<run>/."),
     save: str = typer.Option(
         ",".join(PREDICT_OUTPUTS), "--save", help=f"Comma-separated: {', '.join(PREDICT_OUTPUTS)}."
     ),

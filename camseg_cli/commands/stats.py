@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from camseg_cli.app import command, console, print_json
-from camseg_cli.core.choices import DARK_THRESHOLD
+from camseg_cli.core.choices import DARK_THRESHOLD, VOID_TAG
 from camseg_cli.core.data import splits as core_splits
 from camseg_cli.core.data.class_weights import class_weights
 from camseg_cli.core.data.layouts import READ_LAYOUTS, open_dataset
@@ -33,8 +33,8 @@ def weights_frame(st: core_stats.DatasetStats) -> tuple[pd.DataFrame, list[str]]
     frame = pd.DataFrame({"class": st.class_names, "pixels": pixels})
     total = max(int(sum(p for i, p in enumerate(pixels) if i != void)), 1)
     frame["frequency"] = [0.0 if i == void else p / total for i, p in enumerate(pixels)]
-    frame["median"] = class_weights(pixels, "median", void)
-    frame["enet"] = class_weights(pixels, "enet", void)
+    frame["median"] = class_weights(pixels, "median", void, warn=False)  # the command warns once
+    frame["enet"] = class_weights(pixels, "enet", void, warn=False)
     missing = [n for i, (n, p) in enumerate(zip(st.class_names, pixels)) if p == 0 and i != void]
     return frame, missing
 
@@ -46,8 +46,12 @@ def _counts_table(st: core_stats.DatasetStats) -> Table:
         table.add_column(f"{split} pixels", justify="right")
         table.add_column("%", justify="right")
     void = st.info.classes.void
-    for i, name in enumerate(st.class_names):
-        cells = [f"{name} (void)" if i == void else name]
+    order = [i for i in range(len(st.class_names)) if i != void] + ([void] if void is not None else [])
+    for i in order:
+        name = st.class_names[i]
+        if i == void:
+            table.add_section()  # void apart, below the classes that are scored
+        cells = [f"{name} ({VOID_TAG})" if i == void else name]
         for s in st.splits.values():
             total = max(int(s.pixels.sum()), 1)
             cells += [f"{int(s.pixels[i]):,}", f"{100 * s.pixels[i] / total:.2f}"]
@@ -103,7 +107,7 @@ def _sequences_line(info: DatasetInfo) -> str:
 def stats_cmd(
     data: Path = typer.Option(..., "--data", "-d", help="Dataset folder (see `camseg synth` for one)."),
     layout: str = typer.Option(None, "--layout", help=f"Force a layout: {', '.join(READ_LAYOUTS)}."),
-    out: Path = typer.Option(Path("out"), "--out", help="Output folder; reports go to OUT/stats/."),
+    out: Path = typer.Option(Path("out"), "--out", "-o", help="Output folder; reports go to OUT/stats/."),
     dark_threshold: float = typer.Option(
         DARK_THRESHOLD,
         "--dark-threshold",

@@ -44,12 +44,14 @@ def _resumed(ctx: typer.Context, given: TrainConfig) -> TrainConfig:
     """The run's saved settings, with the runtime flags given now (--workers, --device, ...)."""
     from camseg_cli.core.choices import RUNTIME_FIELDS
     from camseg_cli.core.train.config import TrainConfig
-    from camseg_cli.core.train.resume import resume_config
+    from camseg_cli.core.train.resume import extend_run, resume_config
 
     overrides = {f: getattr(given, f) for f in RUNTIME_FIELDS if f != "out" and _explicit(ctx, f)}
     used = resume_config(given.out, given.run_name, **overrides)
+    if _explicit(ctx, "epochs") and given.epochs != used.epochs:
+        used = extend_run(used, given.epochs)
     for f in dataclasses.fields(TrainConfig):
-        if f.name in (*RUNTIME_FIELDS, "run") or not _explicit(ctx, f.name):
+        if f.name in (*RUNTIME_FIELDS, "run", "epochs") or not _explicit(ctx, f.name):
             continue
         if getattr(given, f.name) != getattr(used, f.name):
             log.warning(
@@ -112,7 +114,9 @@ def train_cmd(
     epochs: int = typer.Option(30, "--epochs", "-e"),
     batch_size: int = typer.Option(8, "--batch-size", "-b", help="Images per step per process (at least 2)."),
     size: str = typer.Option("360x480", "--size", help="Training size HxW, e.g. 360x480 or 720x960."),
-    lr: float = typer.Option(1e-4, "--lr", help="Peak learning rate."),
+    lr: float = typer.Option(
+        None, "--lr", help="Peak learning rate (default: 1e-3 with --weights none, 1e-4 when fine-tuning)."
+    ),
     weight_decay: float = typer.Option(1e-4, "--weight-decay"),
     optimizer: str = typer.Option("adamw", "--optimizer", help=f"{', '.join(OPTIMIZERS)}."),
     schedule: str = typer.Option("poly", "--schedule", help=f"{', '.join(SCHEDULES)}, after linear warm-up."),
@@ -132,7 +136,9 @@ def train_cmd(
         None, "--shard", help="Train shard K/N of the study's runs (default: from a Slurm job array)."
     ),
     deterministic: bool = typer.Option(False, "--deterministic", help="Repeatable kernels (slower on CUDA)."),
-    workers: int = typer.Option(4, "--workers", help="Image-loading processes (0: in the main process)."),
+    workers: int = typer.Option(
+        None, "--workers", help="Image-loading processes (0: in the main process; default: CPUs, at most 4)."
+    ),
     cache: str = CACHE,
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     amp: bool = typer.Option(True, "--amp/--no-amp", help="Mixed precision on CUDA (bf16, else fp16)."),
@@ -150,7 +156,8 @@ def train_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Plain lines: epoch summaries only."),
 ) -> None:
     """Train DeepLabV3 on a CamVid-like dataset; the best checkpoint by validation mIoU goes to OUT/RUN.pt."""
-    from camseg_cli.core.train.config import TrainConfig
+    from camseg_cli.core.model.device import default_train_workers
+    from camseg_cli.core.train.config import TrainConfig, default_lr
     from camseg_cli.core.train.lock import RunLocked
     from camseg_cli.core.train.run import TrainingInterrupted
     from camseg_cli.core.train.sweep import parse_seeds, parse_shard, study_configs, take_shard
@@ -158,7 +165,11 @@ def train_cmd(
     if not data and not resume:
         raise CamsegError("pass --data DIR (a CamVid-like dataset folder, or make one with `camseg synth`)")
     fields = {k: v for k, v in ctx.params.items() if k in {f.name for f in dataclasses.fields(TrainConfig)}}
-    given = TrainConfig(**{**fields, "size": parse_size(size), "layout": layout})
+    defaults = {
+        "lr": default_lr(weights) if lr is None else lr,
+        "workers": default_train_workers() if workers is None else workers,
+    }
+    given = TrainConfig(**{**fields, **defaults, "size": parse_size(size), "layout": layout})
     study = study_configs(given, sweep, parse_seeds(seeds))
     many = len(study) > 1
     which = parse_shard(shard)
@@ -212,7 +223,7 @@ def _train_one(
     from camseg_cli.core.train.sweep import plan_run
 
     with run_lock(c.run_dir) if _is_main() else nullcontext():  # under torchrun rank 0 holds it
-        plan = plan_run(c, resume, start_missing, force)
+        plan = plan_run(c, resume, start_missing, force, c.epochs if _explicit(ctx, "epochs") else None)
         if plan.why and _is_main():
             style = "dim" if plan.action == "skip" else "yellow"
             err_console.print(

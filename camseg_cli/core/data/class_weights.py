@@ -12,7 +12,9 @@ METHODS = ("none", "median", "enet")
 log = logging.getLogger("camseg")
 
 
-def class_weights(pixel_counts: np.ndarray, method: str, void: int | None = None) -> np.ndarray:
+def class_weights(
+    pixel_counts: np.ndarray, method: str, void: int | None = None, warn: bool = True
+) -> np.ndarray:
     """Per-class weights (float32). Void and classes without pixels get 0 (the latter with a warning).
 
     median: median(f) / f_c over classes present (Eigen & Fergus); enet: 1 / ln(1.02 + f_c) (Paszke et al.),
@@ -38,6 +40,6 @@ def class_weights(pixel_counts: np.ndarray, method: str, void: int | None = None
         weights[present] = np.median(freq[present]) / freq[present]
     else:
         weights[present] = 1.0 / np.log(1.02 + freq[present])
-    if (real & ~present).any():
+    if warn and (real & ~present).any():
         log.warning("%d class(es) have no training pixels and get weight 0", int((real & ~present).sum()))
     return weights.astype(np.float32)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from camseg_cli.core.choices import VOID_TAG
 from camseg_cli.core.data.augment import AugSpec, TrainTransform, aug_name, parse_aug
 from camseg_cli.core.data.classes import ClassMap
 from camseg_cli.core.data.samples import DatasetInfo, read_sample
@@ -80,7 +81,7 @@ def write_preview(
                 if row == 0:
                     ax.set_title(f"{label} {i + 1}", fontsize=8)
             axes[row][0].set_ylabel(aug_name(aug), fontsize=9)
-    pad = f"{info.classes.void_name} (void)" if info.classes.void is not None else "magenta"
+    pad = f"{info.classes.void_name} ({VOID_TAG})" if info.classes.void is not None else "magenta"
     fig.suptitle(
         f"augmentations at {h}x{w}: mask over image; padding is {pad}, ignored by the loss", fontsize=10
     )

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from camseg_cli.core.choices import DARK_THRESHOLD as DEFAULT_DARK_THRESHOLD
+from camseg_cli.core.choices import VOID_TAG
 from camseg_cli.core.data.samples import SPLITS, DatasetInfo, read_sample
 from camseg_cli.core.files import printable, pyplot
 
@@ -113,18 +114,33 @@ def dataset_stats(
 
 
 def plot_counts(stats: DatasetStats):
-    """Grouped bar chart of pixel counts per class and split, log scale."""
+    """Grouped bars of pixel counts per class and split, log scale; void apart on the right (not scored),
+    and a class with no pixels in any split marked 0 instead of a stub bar."""
     plt = pyplot()
 
-    names = stats.class_names
-    x = np.arange(len(names))
+    void = stats.info.classes.void
+    order = [i for i in range(len(stats.class_names)) if i != void] + ([void] if void is not None else [])
+    names = [stats.class_names[i] + (f"\n({VOID_TAG})" if i == void else "") for i in order]
+    x = np.arange(len(order), dtype=float)
+    if void is not None:
+        x[-1] += 0.8  # a gap before void
     width = 0.8 / max(len(stats.splits), 1)
     fig, ax = plt.subplots(figsize=(max(8, 0.35 * len(names) + 2), 4.5))
-    for i, (split, s) in enumerate(stats.splits.items()):
-        ax.bar(x + i * width, np.maximum(s.pixels, 0.5), width, label=f"{split} ({s.images} images)")
+    for k, (split, s) in enumerate(stats.splits.items()):
+        pixels = s.pixels[order].astype(float)
+        shown = np.where(pixels > 0, pixels, np.nan)  # no stub bar for 0 on a log axis
+        ax.bar(x + k * width, shown, width, label=f"{split} ({s.images} images)")
     ax.set_yscale("log")
-    ax.set_xticks(x + width * (len(stats.splits) - 1) / 2, names, rotation=60, ha="right", fontsize=8)
-    ax.set_ylabel("pixels (log scale)")
+    centre = x + width * (len(stats.splits) - 1) / 2
+    for pos, i in zip(centre, order):
+        if all(s.pixels[i] == 0 for s in stats.splits.values()):
+            ax.text(
+                pos, 0.02, "0", transform=ax.get_xaxis_transform(), ha="center", fontsize=8, color="#c44e52"
+            )
+    if void is not None:
+        ax.axvline(x[-1] - 0.6, color="#999999", lw=1, ls="--")
+    ax.set_xticks(centre, names, rotation=60, ha="right", fontsize=8)
+    ax.set_ylabel("pixels (log scale; red 0: no pixels in any split)")
     title = f"Class pixel counts — {printable(Path(stats.info.root).name)} ({stats.info.layout} layout)"
     ax.set_title(title)
     ax.legend(fontsize=8)

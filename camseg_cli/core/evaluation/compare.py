@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from camseg_cli.core.errors import CamsegError
@@ -56,6 +57,14 @@ class Run:
     cached: bool
     seed: int | None = None
     config: dict[str, Any] | None = None
+
+    @property
+    def epoch_seconds(self) -> float:
+        """Steady-state seconds per epoch: the median epoch after the first, which carries the
+        process's start-up (worker spin-up, lazy initialisation, cuDNN autotuning)."""
+        secs = [float(h["seconds"]) for h in self.history if h.get("seconds") is not None]
+        steady = secs[1:] or secs
+        return float(np.median(steady)) if steady else math.nan
 
     @property
     def still_improving(self) -> bool:
@@ -203,6 +212,7 @@ def results_frame(
                 "mean_acc": s.mean_acc,
                 "fwiou": s.fwiou,
                 "train_seconds": r.train_seconds,
+                "epoch_seconds": r.epoch_seconds,
                 "still_improving": r.still_improving,
                 "vs_run": base.name,
                 "delta_vs_baseline": p.delta,
@@ -233,8 +243,14 @@ def best_run(row: pd.Series) -> str | None:
     return None if vals.empty or vals.max() == vals.min() else str(vals.idxmax())
 
 
+def arm_means(per_class: pd.DataFrame, arms: Sequence[Arm]) -> pd.DataFrame:
+    """Per-class IoU averaged over each arm's seeds (classes as rows, arms as columns)."""
+    return pd.DataFrame({a.name: per_class[[r.name for r in a.runs]].mean(axis=1) for a in arms})
+
+
 def class_shifts(per_class: pd.DataFrame, base: str, top: int = 3) -> dict[str, dict[str, list]]:
-    """For each run: the classes whose IoU rose and fell most against the baseline."""
+    """For each column (an arm's mean over seeds): the classes whose IoU rose and fell most against
+    the baseline column."""
     shifts = {}
     for run in per_class.columns:
         if run == base:
@@ -322,7 +338,7 @@ def compare(
         paired=paired,
         results=results_frame(runs, bases, paired, arm_of),
         per_class=per_class,
-        shifts=class_shifts(per_class, base_arm.runs[0].name),
+        shifts=class_shifts(arm_means(per_class, arms), base_arm.name),
         arms=judged,
         baseline_arm=base_arm,
         power=power_lines(judged),

@@ -22,22 +22,33 @@ from camseg_cli.core.model.predict import colorize
 
 
 def plot_miou(c: Comparison) -> Any:
-    """Horizontal bars of mIoU, best on top, with 95% CI whiskers; the baseline's bar hatched."""
+    """Left: mIoU per run with 95% CI whiskers. Right: each run's paired difference to its baseline
+    run with that test's 95% CI: two runs' whiskers may overlap while the paired test separates them."""
     plt = pyplot()
     r = c.results.iloc[::-1]
-    fig, ax = plt.subplots(figsize=(7, 0.5 * len(r) + 1.5))
+    fig, (ax, dx) = plt.subplots(
+        1, 2, figsize=(11, 0.5 * len(r) + 1.6), sharey=True, gridspec_kw={"width_ratios": [3, 2]}
+    )
     lo = (r["miou"] - r["miou_lo"]).clip(lower=0).fillna(0)
     hi = (r["miou_hi"] - r["miou"]).clip(lower=0).fillna(0)
-    colors = ["#4c72b0" if run != c.baseline.name else "#999999" for run in r["run"]]
+    base = r["run"] == r["vs_run"]
+    colors = ["#999999" if b else "#4c72b0" for b in base]
     labels = [f"{run}\n({aug})" for run, aug in zip(r["run"], r["aug"])]
     ax.barh(labels, r["miou"], xerr=[lo, hi], color=colors, capsize=4, error_kw={"elinewidth": 1.2})
     top = r["miou_hi"].fillna(r["miou"])
     xmax = min(1.0, float(np.nanmax(top)) * 1.25 + 0.02)
     for y, (m, end) in enumerate(zip(r["miou"], top)):
         ax.text(end + 0.01 * xmax, y, f"{m:.3f}", va="center", fontsize=8, clip_on=True)
-    ax.set_xlabel(f"mIoU on {c.split} (bars: point estimate; whiskers: 95% bootstrap CI)")
+    ax.set_xlabel(f"mIoU on {c.split} (whiskers: 95% bootstrap CI)")
     ax.set_xlim(0, xmax)
-    ax.set_title(f"Runs ranked by mIoU — grey: baseline {c.baseline.name}")
+    ax.set_title("Runs ranked by mIoU — grey: baseline runs")
+    d = r["delta_vs_baseline"].where(~base)
+    err = [(d - r["delta_lo"]).clip(lower=0).fillna(0), (r["delta_hi"] - d).clip(lower=0).fillna(0)]
+    dx.errorbar(d, range(len(r)), xerr=err, fmt="o", color="#c44e52", capsize=4)
+    dx.axvline(0, color="#999999", lw=1)
+    dx.set_xlabel("paired difference vs the baseline run of its seed (95% CI)")
+    dx.set_title("Against the baseline, same images")
+    dx.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig
 
@@ -45,7 +56,10 @@ def plot_miou(c: Comparison) -> Any:
 def plot_per_class(c: Comparison) -> Any:
     """Heatmap: classes x runs, IoU annotated; blank where a class is absent."""
     plt = pyplot()
-    frame = c.per_class.dropna(how="all")
+    ranked = list(c.results["run"])  # best first, as the ranking table
+    frame = c.per_class[ranked].dropna(how="all")
+    base = {r.vs_run for r in c.results.itertuples()}
+    frame.columns = [f"{run} (baseline)" if run in base else run for run in frame.columns]
     data = frame.to_numpy(dtype=float)
     fig, ax = plt.subplots(figsize=(1.3 * frame.shape[1] + 3, 0.32 * frame.shape[0] + 1.5))
     im = ax.imshow(np.ma.masked_invalid(data), cmap="viridis", vmin=0, vmax=1, aspect="auto")
@@ -68,7 +82,10 @@ def plot_per_class(c: Comparison) -> Any:
                     weight=weight,
                 )
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="IoU (bold: best run for the class)")
-    ax.set_title(f"Per-class IoU on {c.split}")
+    ax.set_title(f"Per-class IoU on {c.split}, runs in rank order")
+    if np.isnan(data).any():
+        ax.text(0, -0.02, "blank: class in neither the labels nor the predictions (not scored)",
+                transform=ax.transAxes, ha="left", va="top", fontsize=7)  # fmt: skip
     fig.tight_layout()
     return fig
 
@@ -84,6 +101,7 @@ def plot_curves(c: Comparison) -> Any:
             ax.plot(epochs, miou, marker="o", markersize=3, label=f"{r.name} ({r.aug})")
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation mIoU")
+    ax.set_ylim(0, None)  # from 0: an axis that starts near the data makes small gaps look large
     ax.set_title("Validation mIoU per epoch")
     ax.grid(alpha=0.3)
     if ax.lines:
@@ -129,13 +147,25 @@ def plot_samples(c: Comparison, samples: list, preds: dict[str, list]) -> Any:
             ax.set_yticks([])
             if i == 0 or j == 0:
                 ax.set_title(title, fontsize=7)
-    fig.tight_layout()
+    shown = np.unique(
+        np.concatenate([m.ravel() for _, _, m in samples] + [x.ravel() for p in preds.values() for x in p])
+    )
+    fig.legend(handles=class_legend(classes, shown), loc="lower center", ncol=min(6, len(shown)), fontsize=7)
+    fig.tight_layout(rect=(0, 0.04 + 0.025 * math.ceil(len(shown) / 6), 1, 1))
     return fig
+
+
+def class_legend(classes: Any, indices: Any) -> list[Any]:
+    """Colour patches naming the classes `indices` (the ones a figure shows)."""
+    from matplotlib.patches import Patch
+
+    colors = classes.palette() / 255.0
+    return [Patch(color=colors[i], label=classes.names[i]) for i in indices if 0 <= i < len(classes.names)]
 
 
 RANK_COLUMNS = (
     "rank", "run", "arch", "aug", "epochs", "mIoU", "95% CI", "pixel acc", "mean acc",
-    "Δ vs baseline", "Δ 95% CI", "p", "train s",
+    "Δ vs baseline", "Δ 95% CI", "p", "s/epoch",
 )  # fmt: skip
 
 
@@ -179,7 +209,7 @@ def markdown(c: Comparison, pictures: list[str]) -> str:
                     r.p_text,
                 )
             ),
-            fmt_number(r.train_seconds, 0),
+            fmt_number(r.epoch_seconds, 1),  # steady state: epoch 1 carries the start-up
         ]
         lines.append(_row(cells))
     never = [(r.run, r.never_labelled) for r in c.results.itertuples() if r.never_labelled]
@@ -196,7 +226,7 @@ def markdown(c: Comparison, pictures: list[str]) -> str:
     ]
     lines += [f"- **{r.run}**: {r.verdict}" for r in c.results.itertuples() if r.run != r.vs_run]
     if c.shifts:
-        lines += ["", "## Where augmentation helps or hurts (IoU vs baseline)", ""]
+        lines += ["", "## Where augmentation helps or hurts (IoU vs baseline, means over seeds)", ""]
         for run, s in c.shifts.items():
             helps = ", ".join(f"{k} {v:+.3f}" for k, v in s["helps"]) or "—"
             hurts = ", ".join(f"{k} {v:+.3f}" for k, v in s["hurts"]) or "—"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import pickle
 import platform
+import textwrap
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -187,6 +189,12 @@ def _torch_load(path: Path) -> Any:
     except IsADirectoryError:
         raise CamsegError(f"{path}: is a folder, not a checkpoint file") from None
     except Exception as e:  # torch.load on arbitrary bytes raises many kinds (KeyError, OSError, ...)
+        export = _export_kind(path)
+        if export:
+            raise CamsegError(
+                f"{path}: a {export} export (camseg export), not a training checkpoint — this command needs "
+                "the .pt that camseg train wrote (OUT/RUN.pt)"
+            ) from None
         if not _looks_saved(path):
             raise CamsegError(f"{path}: not a checkpoint (not a file torch.save wrote)") from None
         if isinstance(e, pickle.UnpicklingError):
@@ -195,9 +203,26 @@ def _torch_load(path: Path) -> Any:
                 f"({_unpickle_reason(e)})"
             ) from None
         raise CamsegError(
-            f"{path}: not a readable checkpoint (truncated or corrupt: {e.__class__.__name__}: "
-            f"{str(e)[:120]})"
+            f"{path}: not a readable checkpoint (truncated or corrupt: {e.__class__.__name__}: {_brief(e)})"
         ) from None
+
+
+def _brief(e: BaseException, width: int = 120) -> str:
+    """An exception's first line, shortened at a word boundary (never mid-word)."""
+    first = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), "no detail")
+    return textwrap.shorten(first, width, placeholder=" …")
+
+
+def _export_kind(path: Path) -> str | None:
+    """'TorchScript' or 'ONNX' when the file is one of camseg export's formats, else None."""
+    if path.suffix.lower() == ".onnx":
+        return "ONNX"
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return None
+    return "TorchScript" if any(n.endswith("/constants.pkl") or "/code/" in n for n in names) else None
 
 
 def _looks_saved(path: Path) -> bool:
@@ -214,7 +239,7 @@ def _unpickle_reason(e: Exception) -> str:
     lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
     reason = next((ln for ln in lines if "GLOBAL" in ln or "Unsupported" in ln), lines[0] if lines else "")
     reason = reason.split(" was not an allowed global")[0].removeprefix("WeightsUnpickler error: ")
-    return reason[:120] or "unsafe content"
+    return textwrap.shorten(reason, 120, placeholder=" …") if reason else "unsafe content"
 
 
 def load_checkpoint(path: Path | str) -> dict[str, Any]:

@@ -41,3 +41,16 @@ def default_batch_size(device: torch.device) -> int:
 def default_workers(device: torch.device) -> int:
     """Image-loading processes: none on CPU (they would take cores from the model), a few on CUDA."""
     return 0 if device.type == "cpu" else min(4, os.cpu_count() or 1)
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (a container's or taskset's limit, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def default_train_workers() -> int:
+    """Training's image-loading processes: what the machine has, at most 4."""
+    return min(4, usable_cpus())

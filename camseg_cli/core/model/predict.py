@@ -127,6 +127,21 @@ def blend(image: np.ndarray, color: np.ndarray, alpha: float) -> np.ndarray:
     return np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
 
 
+def legend_image(classes: ClassMap, indices: Iterable[int]) -> np.ndarray:
+    """A small RGB picture: one colour swatch and name per class in `indices` (those the masks show)."""
+    from PIL import ImageDraw
+
+    shown = [i for i in sorted(set(indices)) if 0 <= i < classes.num_classes]
+    row = 18
+    img = Image.new("RGB", (220, row * max(len(shown), 1) + 8), "white")
+    draw = ImageDraw.Draw(img)
+    for k, i in enumerate(shown):
+        y = 4 + k * row
+        draw.rectangle((6, y, 26, y + row - 4), fill=tuple(classes.colors[i]), outline="black")
+        draw.text((34, y + 1), classes.names[i], fill="black")
+    return np.asarray(img)
+
+
 def _save_png(dest: Path, array: np.ndarray) -> None:
     write_with(dest, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
 
@@ -234,6 +249,7 @@ def predict_files(
     source = loader if workers else ReadAhead(loader)  # without workers, read on a thread
     batches = track(source, f"predict {run_name(ckpt)}") if track else source
     start = time.perf_counter()
+    seen: set[int] = set()  # classes any mask shows, for legend.png
     pending: deque[list[tuple[Path, Future]]] = deque()
     with ThreadPoolExecutor(max_workers=2) as pool:  # PNG encoding overlaps the next forward pass
         for batch in batches:
@@ -246,6 +262,7 @@ def predict_files(
             jobs = []
             for (i, _, img), pred in zip(good, preds):
                 index = pred.to(torch.uint8).cpu().numpy()
+                seen.update(np.unique(index).tolist())
                 args = (result.out, items[i][1], index, img, classes, save, alpha)
                 jobs.append((items[i][0], pool.submit(write_outputs, *args)))
             pending.append(jobs)
@@ -253,6 +270,8 @@ def predict_files(
                 _drain(pending.popleft(), result)
         while pending:
             _drain(pending.popleft(), result)
+    if seen and ("color" in save or "overlay" in save):
+        _save_png(result.out / "legend.png", legend_image(classes, seen))  # what the colours mean
     result.seconds = time.perf_counter() - start
     return result
 

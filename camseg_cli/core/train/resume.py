@@ -46,6 +46,18 @@ def resume_config(out: str | Path, run: str, **overrides: Any) -> TrainConfig:
     return dataclasses.replace(saved, out=str(out), **overrides)
 
 
+def extend_run(saved: TrainConfig, epochs: int) -> TrainConfig:
+    """`--resume --epochs N`: more epochs than saved extend the run; the learning-rate schedule is
+    rebuilt for N epochs from the step reached (poly/cosine then decay over the longer run, so the
+    rate jumps up a little where it resumes); fewer is an error, since they are trained already."""
+    if epochs < saved.epochs:
+        raise CamsegError(
+            f"--epochs {epochs}: run {saved.run_name} was set to {saved.epochs} epochs — a resumed run "
+            "can be extended, not shortened (its best checkpoint so far is already saved)"
+        )
+    return dataclasses.replace(saved, epochs=epochs)
+
+
 def read_last(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise CamsegError(f"{path}: no resume state for this run — train without --resume to start it")

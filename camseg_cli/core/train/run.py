@@ -188,7 +188,13 @@ class _Run:
     def _restore(self, last: dict[str, Any]) -> None:
         state = last["resume"]
         self.trainer.optimizer.load_state_dict(state["optimizer"])
-        self.trainer.scheduler.load_state_dict(state["scheduler"])
+        # LambdaLR saves its lambda's fields (total steps, warm-up) and loading puts them back; keep
+        # this run's, so that `--resume --epochs N` rebuilds the schedule for N epochs.
+        sched = self.trainer.scheduler
+        fresh = [dict(vars(f)) for f in sched.lr_lambdas]
+        sched.load_state_dict(state["scheduler"])
+        for f, fields in zip(sched.lr_lambdas, fresh):
+            vars(f).update(fields)
         if state.get("scaler"):
             self.trainer.scaler.load_state_dict(state["scaler"])
         runstate.set_rng_state(state["rng"])
