@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 DATA ?= out/demo-data
 TRAIN_ARGS ?=
 
-.PHONY: install test test-min demo lint bench train-all clean
+.PHONY: install test test-min demo lint bench train-all tensorboard clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -43,6 +43,9 @@ SEEDS ?= 0 1 2
 train-all: $(STAMP)
 	$(BIN)/camseg train --data $(DATA) --aug none,flip,crop,perspective,jitter,all --sweep \
 		--seeds "$(SEEDS)" --resume $(TRAIN_ARGS)
+
+tensorboard: $(STAMP)  # every run's curves, images and hparams (train with --log tensorboard)
+	$(BIN)/tensorboard --logdir out/runs --host 127.0.0.1
 
 clean:
 	rm -rf $(VENV) .venv-min out/* build *.egg-info .pytest_cache .ruff_cache

@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from camseg_cli.app import command, console, err_console
-from camseg_cli.core.choices import ARCHS, AUG_PRESETS, OPTIMIZERS, SCHEDULES, WEIGHTS
+from camseg_cli.core.choices import ARCHS, AUG_PRESETS, LOGS, OPTIMIZERS, SCHEDULES, WEIGHTS
 from camseg_cli.core.data.layouts import READ_LAYOUTS, open_dataset
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.sizes import parse_size
@@ -154,22 +154,30 @@ def train_cmd(
     sweep: bool = typer.Option(False, "--sweep", help="One run per --aug item instead of combining them."),
     preview: bool = typer.Option(False, "--preview", help="Write the augmentation preview PNG and stop."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Plain lines: epoch summaries only."),
+    log: str = typer.Option(
+        "none", "--log", help=f"Live curves besides metrics.csv: {', '.join(LOGS)} (OUT/runs/<run>/tb/)."
+    ),
+    config: Path = typer.Option(
+        None, "--config", help="Settings from a TOML, YAML or JSON file (config.json's keys); flags win."
+    ),
 ) -> None:
     """Train DeepLabV3 on a CamVid-like dataset; the best checkpoint by validation mIoU goes to OUT/RUN.pt."""
     from camseg_cli.core.model.device import default_train_workers
     from camseg_cli.core.train.config import TrainConfig, default_lr
+    from camseg_cli.core.train.config_file import read_config_file
     from camseg_cli.core.train.lock import RunLocked
     from camseg_cli.core.train.run import TrainingInterrupted
     from camseg_cli.core.train.sweep import parse_seeds, parse_shard, study_configs, take_shard
 
-    if not data and not resume:
-        raise CamsegError("pass --data DIR (a CamVid-like dataset folder, or make one with `camseg synth`)")
     fields = {k: v for k, v in ctx.params.items() if k in {f.name for f in dataclasses.fields(TrainConfig)}}
-    defaults = {
-        "lr": default_lr(weights) if lr is None else lr,
-        "workers": default_train_workers() if workers is None else workers,
-    }
-    given = TrainConfig(**{**fields, **defaults, "size": parse_size(size), "layout": layout})
+    fields["size"] = parse_size(size)
+    if config is not None:  # the file's settings, under the flags given on the command line
+        fields, sweep, seeds = _with_file(ctx, read_config_file(config), fields, sweep, seeds)
+    if not fields["data"] and not resume:
+        raise CamsegError("pass --data DIR (a CamVid-like dataset folder, or make one with `camseg synth`)")
+    fields["lr"] = default_lr(fields["weights"]) if fields["lr"] is None else fields["lr"]
+    fields["workers"] = default_train_workers() if fields["workers"] is None else fields["workers"]
+    given = TrainConfig(**fields)
     study = study_configs(given, sweep, parse_seeds(seeds))
     many = len(study) > 1
     which = parse_shard(shard)
@@ -205,6 +213,24 @@ def train_cmd(
         console.print(_summary(results))
     if locked:
         raise typer.Exit(1)
+
+
+def _with_file(
+    ctx: typer.Context, settings: dict, fields: dict, sweep: bool, seeds: str
+) -> tuple[dict, bool, str]:
+    """Fields, --sweep and --seeds with the config file's values wherever no flag was given."""
+    merged = dict(fields)
+    for key, value in settings.items():
+        if key in merged and not _explicit(ctx, key):
+            merged[key] = value
+    if isinstance(merged["aug"], list):  # a study file's list of presets: one arm each
+        merged["aug"] = ",".join(merged["aug"])
+        sweep = sweep or settings.get("sweep", True)
+    elif not _explicit(ctx, "sweep"):
+        sweep = bool(settings.get("sweep", sweep))
+    if "seeds" in settings and not _explicit(ctx, "seeds"):
+        seeds = ",".join(map(str, settings["seeds"]))
+    return merged, sweep, seeds
 
 
 def _train_one(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from camseg_cli.core.choices import ARCHS, OPTIMIZERS, SCHEDULES
+from camseg_cli.core.choices import ARCHS, LOGS, OPTIMIZERS, SCHEDULES
 from camseg_cli.core.data.augment import aug_name
 from camseg_cli.core.data.cache import MODES as CACHE_MODES
 from camseg_cli.core.data.class_weights import METHODS as CLASS_WEIGHT_METHODS
@@ -51,6 +51,7 @@ class TrainConfig:
     sync_bn: bool = False
     out: str = "out"
     run: str = ""  # empty: <arch>-<aug>
+    log: str = "none"  # or "tensorboard": event files in OUT/runs/<run>/tb/
 
     def __post_init__(self) -> None:
         _check(self)
@@ -104,6 +105,7 @@ def _check(c: TrainConfig) -> None:
     _choice("--schedule", c.schedule, SCHEDULES)
     _choice("--class-weights", c.class_weights, CLASS_WEIGHT_METHODS)
     _choice("--cache", c.cache, CACHE_MODES)
+    _choice("--log", c.log, LOGS)
     if c.layout is not None:
         _choice("--layout", c.layout, READ_LAYOUTS)
     _choice("--split-by", c.split_by, ("dataset", "sequence"))

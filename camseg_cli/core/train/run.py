@@ -20,7 +20,13 @@ from camseg_cli.core.data.samples import DatasetInfo
 from camseg_cli.core.data.validate import drop_bad
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.files import pyplot, remove_stale_temps, write_json
-from camseg_cli.core.model.checkpoint import build_model, load_checkpoint, make_checkpoint, save_checkpoint
+from camseg_cli.core.model.checkpoint import (
+    NORMALIZATION,
+    build_model,
+    load_checkpoint,
+    make_checkpoint,
+    save_checkpoint,
+)
 from camseg_cli.core.model.inference import amp_dtype
 from camseg_cli.core.train import distributed, runstate
 from camseg_cli.core.train.config import TrainConfig
@@ -28,6 +34,7 @@ from camseg_cli.core.train.engine import EpochState, NonFiniteLoss, Trainer, Tra
 from camseg_cli.core.train.loaders import Loaders, make_loaders, steps_per_epoch
 from camseg_cli.core.train.optim import SegLoss, make_optimizer, make_scheduler, train_pixel_counts
 from camseg_cli.core.train.resume import RunProgress, read_last
+from camseg_cli.core.train.tblog import LoggedEvents, TensorBoardLog
 
 log = logging.getLogger("camseg")
 
@@ -112,11 +119,23 @@ class _Run:
             )
         configure_backends(d.device, self.config.deterministic)
         self.loaders: Loaders = make_loaders(self.config, self.info, d)
+        self.tb = self._tensorboard()
         self.trainer = self._trainer()
         if self.last is not None:
             self._restore(self.last)
 
     # ------------------------------------------------------------------------------------ set-up
+
+    def _tensorboard(self) -> TensorBoardLog | None:
+        """--log tensorboard: rank 0 writes OUT/runs/<run>/tb/, resuming at the step the run reached."""
+        if self.config.log != "tensorboard" or not self.d.is_main:
+            return None
+        p, batches = self.progress, self.loaders.batches
+        tb = TensorBoardLog(
+            self.config.run_dir, batches, len(p.history) * batches + p.epoch_state.batches_done
+        )
+        self.events = LoggedEvents(self.events, tb)
+        return tb
 
     def _check_same_classes(self) -> None:
         if self.last["classes"] != self.info.classes.to_dict():
@@ -218,6 +237,8 @@ class _Run:
                     break
                 self._epoch(epoch)
             self._finish()
+            if self.tb is not None:
+                self.tb.hparams(c.to_dict(), p.best_miou)
         except KeyboardInterrupt:
             self._save_last()
             raise TrainingInterrupted(c, len(p.history), p.epoch_state.batches_done) from None
@@ -231,6 +252,9 @@ class _Run:
             raise CamsegError(
                 f"training stopped: {e} — {kept}; lower --lr (now {c.lr:g}) and train again"
             ) from None
+        finally:
+            if self.tb is not None:
+                self.tb.close()
         return TrainResult(
             c.run_name,
             c.best_path,
@@ -274,6 +298,10 @@ class _Run:
             runstate.write_metrics(c.run_dir, p.history)
             title = f"{c.run_name} — best val mIoU {p.best_miou:.3f}"
             runstate.plot_curves(c.run_dir, p.history, title, c.aux_loss)
+        if self.tb is not None:
+            self.tb.epoch(row, val.scores.iou.tolist(), self.info.classes)
+            self.tb.samples(epoch, self.trainer.module, self.info.samples("val"), self.info.classes, c.size,
+                            NORMALIZATION, self.d.device)  # fmt: skip
         self.events.epoch_ended(row, p.best_miou, p.best_epoch)
         self._starved_hint(row)
 
