@@ -220,7 +220,7 @@ def _export_kind(path: Path) -> str | None:
     try:
         with zipfile.ZipFile(path) as z:
             names = z.namelist()
-    except (OSError, zipfile.BadZipFile):
+    except Exception:  # a damaged archive fails in many ways (BadZipFile, UnicodeDecodeError, ...)
         return None
     return "TorchScript" if any(n.endswith("/constants.pkl") or "/code/" in n for n in names) else None
 
