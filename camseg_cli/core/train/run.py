@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from camseg_cli.core.data.augment import aug_name
-from camseg_cli.core.data.class_weights import class_weights
 from camseg_cli.core.data.layouts import open_dataset
 from camseg_cli.core.data.samples import DatasetInfo
 from camseg_cli.core.data.validate import drop_bad
@@ -22,18 +19,16 @@ from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.files import pyplot, remove_stale_temps, write_json
 from camseg_cli.core.model.checkpoint import (
     NORMALIZATION,
-    build_model,
     load_checkpoint,
     make_checkpoint,
     save_checkpoint,
 )
-from camseg_cli.core.model.inference import amp_dtype
 from camseg_cli.core.train import distributed, runstate
 from camseg_cli.core.train.config import TrainConfig
-from camseg_cli.core.train.engine import EpochState, NonFiniteLoss, Trainer, TrainEvents, ValResult
-from camseg_cli.core.train.loaders import Loaders, make_loaders, steps_per_epoch
-from camseg_cli.core.train.optim import SegLoss, make_optimizer, make_scheduler, train_pixel_counts
+from camseg_cli.core.train.engine import EpochState, NonFiniteLoss, TrainEvents, ValResult
+from camseg_cli.core.train.loaders import Loaders, make_loaders
 from camseg_cli.core.train.resume import RunProgress, read_last
+from camseg_cli.core.train.setup import configure_backends, make_trainer
 from camseg_cli.core.train.tblog import LoggedEvents, TensorBoardLog
 
 log = logging.getLogger("camseg")
@@ -62,23 +57,6 @@ class TrainResult:
     best_epoch: int
     stopped_early: bool
     history: list[dict[str, Any]]
-
-
-def configure_backends(device: torch.device, deterministic: bool) -> None:
-    """TF32 matmuls/convs on CUDA; cuDNN autotuning unless --deterministic asks for repeatable kernels."""
-    if deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True, warn_only=True)
-    if device.type != "cuda":
-        return
-    if hasattr(torch.backends.cuda.matmul, "fp32_precision"):  # torch >= 2.9; allow_tf32 is deprecated there
-        torch.backends.cuda.matmul.fp32_precision = "tf32"
-        torch.backends.cudnn.conv.fp32_precision = "tf32"
-    else:
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-    torch.backends.cudnn.benchmark = not deterministic
-    torch.backends.cudnn.deterministic = deterministic
 
 
 def fit(config: TrainConfig, events: TrainEvents | None = None, resume: bool = False) -> TrainResult:
@@ -117,10 +95,10 @@ class _Run:
                 config.last_path,
                 config.run_name,
             )
-        configure_backends(d.device, self.config.deterministic)
+        configure_backends(d.device, config.deterministic)
         self.loaders: Loaders = make_loaders(self.config, self.info, d)
         self.tb = self._tensorboard()
-        self.trainer = self._trainer()
+        self.trainer = make_trainer(config, d, self.info, self.loaders.batches, self.events, self.last)
         if self.last is not None:
             self._restore(self.last)
 
@@ -142,67 +120,6 @@ class _Run:
             raise CamsegError(
                 f"{self.config.data}: its classes differ from those run {self.config.run_name} trained on"
             )
-
-    def _model(self) -> nn.Module:
-        c, d = self.config, self.d
-        runstate.seed_everything(c.seed)  # the same initial weights on every rank and every run of a sweep
-        if d.enabled and not d.is_main:
-            distributed.barrier(d)  # let rank 0 fill the download cache first
-        # A resumed run is rebuilt as its weights built it (MobileNetV3 keeps BatchNorm momentum 0.01
-        # unless from scratch) and then loads its own state: nothing is downloaded again.
-        model = build_model(
-            c.arch, self.info.classes.num_classes, c.weights, c.aux_loss, load=self.last is None
-        )
-        if d.enabled and d.is_main:
-            distributed.barrier(d)
-        if self.last is not None:
-            model.load_state_dict(self.last["model"])
-        if c.sync_bn and d.enabled:
-            if d.device.type != "cuda":
-                raise CamsegError(
-                    "--sync-bn needs CUDA GPUs (SyncBatchNorm has no CPU kernel) — drop --sync-bn"
-                )
-            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        model = model.to(d.device)
-        if self.channels_last:
-            model = model.to(memory_format=torch.channels_last)
-        if c.compile and d.device.type == "cuda":
-            model = torch.compile(model)
-        elif c.compile:
-            log.info("--compile is used on CUDA only; training uncompiled on %s", d.device)
-        if d.enabled:
-            ids = [d.device.index] if d.device.type == "cuda" else None
-            model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
-        return model
-
-    @property
-    def channels_last(self) -> bool:
-        return self.config.channels_last and self.d.device.type == "cuda"
-
-    def _trainer(self) -> Trainer:
-        c = self.config
-        model = self._model()
-        weight = None
-        if c.class_weights != "none":
-            counts = train_pixel_counts(self.info)
-            weight = class_weights(counts, c.class_weights, self.info.classes.void)
-        criterion = SegLoss(self.info.classes.ignore_index, weight).to(self.d.device)
-        optimizer = make_optimizer(model, c)
-        scheduler = make_scheduler(optimizer, c, steps_per_epoch(self.loaders.batches, c.accumulate))
-        dtype = amp_dtype(self.d.device, c.amp)
-        scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
-        return Trainer(
-            model,
-            criterion,
-            optimizer,
-            scheduler,
-            scaler,
-            self.d,
-            dtype,
-            c.accumulate,
-            self.channels_last,
-            self.events,
-        )
 
     def _restore(self, last: dict[str, Any]) -> None:
         state = last["resume"]
