@@ -24,19 +24,14 @@ def arm_table(c: Comparison) -> Table:
     """One row per arm: its seeds, mean and SD of mIoU, and the seed-aware test against the baseline arm."""
     n = c.baseline.result.num_images
     table = Table(title=f"arms on {c.split} ({n} images) — baseline arm {c.baseline_arm.name}")
+    from camseg_cli.core.evaluation.arms import arm_cells
+
     for col in ("arm", "seeds", "mean mIoU", "SD", "per seed", "Δ mIoU", "Δ 95% CI", "p", "Holm p"):
         table.add_column(col, justify="left" if col in ("arm", "per seed", "Δ 95% CI") else "right")
     for r in sorted(c.arms, key=lambda r: -r.arm.miou_mean):
-        a, t = r.arm, r.test
-        cells = [a.name, str(len(a.runs)), fmt_number(a.miou_mean), fmt_number(a.miou_sd)]
-        cells.append(" ".join(fmt_number(v) for v in a.miou_per_seed))
-        if t is None:
-            cells += ["—", "", "", ""]
-        else:
-            ci = f"{fmt_number(t.test.ci[0], 4)} to {fmt_number(t.test.ci[1], 4)}"
-            holm = fmt_number(r.p_holm, 3) if t.test.tested else ""
-            cells += [f"{t.delta:+.4f}", ci, t.test.p_text(), holm]
-        table.add_row(*cells, style="bold" if t is None else None)
+        per_seed, mean, sd, *test = arm_cells(r)  # the console puts mean and SD before the seeds' list
+        cells = [r.arm.name, str(len(r.arm.runs)), mean, sd, per_seed, *test]
+        table.add_row(*cells, style="bold" if r.test is None else None)
     return table
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +47,12 @@ class DatasetInfo:
         if not refs:
             raise CamsegError(f"{self.root}: split {split!r} is empty — no images found for it")
         return refs
+
+
+def evenly_spaced(refs: Sequence[SampleRef], count: int) -> list[SampleRef]:
+    """Up to `count` samples spread evenly over `refs` (first and last included), in order."""
+    picks = np.unique(np.linspace(0, len(refs) - 1, num=min(count, len(refs))).round().astype(int))
+    return [refs[i] for i in picks]
 
 
 def image_exts() -> frozenset[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ import pandas as pd
 from camseg_cli.core.choices import RUNTIME_FIELDS
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.evaluation.study import ArmTest, arm_test, holm
+from camseg_cli.core.files import fmt_number
 
 # Not part of what an arm is: the seed, the run's name, and how it ran (not what it computed).
 NOT_THE_ARM = (*RUNTIME_FIELDS, "run", "seed", "deterministic")
@@ -113,7 +114,6 @@ class ArmResult:
     test: ArmTest | None  # None for the baseline arm itself
     p_holm: float = math.nan
     verdict: str = "baseline"
-    notes: list[str] = field(default_factory=list)
 
 
 def _t_quantile(q: float, df: float) -> float:
@@ -154,8 +154,7 @@ def arm_verdict(res: ArmResult, base: Arm, min_effect: float, arms_tested: int, 
         return f"not tested (--bootstrap 0): {delta}"
     ci = f"95% CI {_points(t.test.ci[0])} to {_points(t.test.ci[1])}, {t.test.p_text()}"
     if arms_tested > 1:
-        floor = 2 / t.test.draws  # as DrawTest.p_text: no draw reached 0
-        ci += f", Holm p={res.p_holm:.3f}" if res.p_holm > 0 else f", Holm p < {floor:.2g}"
+        ci += ", " + t.test.p_text(res.p_holm, "Holm p")
     if not t.seed_aware:
         need = ""
         if math.isfinite(study_sd):
@@ -225,6 +224,18 @@ def power_lines(results: Sequence[ArmResult]) -> list[str]:
             f"{_points(t.delta)} would need {needs}"
         )
     return lines
+
+
+def arm_cells(r: ArmResult) -> list[str]:
+    """An arm's numbers as text, for the console table and report.md alike: mIoU per seed, mean,
+    SD, and against the baseline Δ, its 95% CI, p and Holm's p (blank for the baseline)."""
+    a, t = r.arm, r.test
+    cells = [" ".join(fmt_number(v) for v in a.miou_per_seed), fmt_number(a.miou_mean), fmt_number(a.miou_sd)]
+    if t is None:
+        return [*cells, "—", "", "", ""]
+    ci = f"{fmt_number(t.test.ci[0], 4)} to {fmt_number(t.test.ci[1], 4)}"
+    holm = fmt_number(r.p_holm, 3) if t.test.tested else ""
+    return [*cells, f"{t.delta:+.4f}", ci, t.test.p_text(), holm]
 
 
 def arms_json(results: Sequence[ArmResult]) -> list[dict[str, Any]]:

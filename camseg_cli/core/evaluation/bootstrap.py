@@ -116,10 +116,12 @@ class DrawTest:
         rounding trouble: 1 - 0.95 is 0.050000000000000044 in floating point)."""
         return self.tested and (self.ci[0] > 0 or self.ci[1] < 0)
 
-    def p_text(self) -> str:
+    def p_text(self, p: float | None = None, label: str = "p") -> str:
+        """This test's p (or another from its draws, e.g. Holm's), at the floor as 'p < 2/B'."""
         if not self.tested:
             return "no test"
-        return f"p < {2 / self.draws:.2g}" if self.p_value == 0 else f"p={self.p_value:.3f}"
+        p = self.p_value if p is None else p
+        return f"{label} < {2 / self.draws:.2g}" if p == 0 else f"{label}={p:.3f}"
 
 
 NO_TEST = DrawTest((math.nan, math.nan), math.nan, 0)

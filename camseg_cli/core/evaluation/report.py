@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from camseg_cli.core.data.layouts import open_dataset
-from camseg_cli.core.data.samples import read_sample
+from camseg_cli.core.data.samples import evenly_spaced, read_sample
 from camseg_cli.core.data.tensors import resize_image
 from camseg_cli.core.evaluation.arms import arms_frame
 from camseg_cli.core.evaluation.compare import Comparison, best_run
@@ -116,8 +116,7 @@ def sample_predictions(c: Comparison, count: int, device: torch.device) -> tuple
     info = open_dataset(result.data, result.stamp.get("layout"), **result.stamp.get("split", {}))
     skipped = set(result.stamp.get("skipped", []))  # left out by --skip-bad: unreadable
     refs = [r for r in info.samples(c.split) if r.name not in skipped]
-    picks = np.unique(np.linspace(0, len(refs) - 1, num=min(count, len(refs))).round().astype(int))
-    samples = [(refs[i].name, *read_sample(refs[i], info.classes)) for i in picks]
+    samples = [(ref.name, *read_sample(ref, info.classes)) for ref in evenly_spaced(refs, count)]
     preds: dict[str, list] = {}
     for r in c.runs:
         ckpt = load_checkpoint(r.path)

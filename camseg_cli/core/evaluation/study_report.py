@@ -6,8 +6,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from camseg_cli.core.evaluation.arms import arm_cells
 from camseg_cli.core.evaluation.compare import Comparison
-from camseg_cli.core.files import fmt_number, pyplot
+from camseg_cli.core.files import pyplot
 
 ARM_COLUMNS = ("arm", "seeds", "mIoU per seed", "mean", "SD", "Δ vs baseline", "Δ 95% CI", "p", "Holm p")
 
@@ -30,24 +31,8 @@ def arm_markdown(c: Comparison) -> list[str]:
         "|---|---:|---|---:|---:|---:|---|---:|---:|",
     ]
     for r in sorted(c.arms, key=lambda r: -r.arm.miou_mean):
-        a, t = r.arm, r.test
-        cells = [f"**{a.name}**" if t is None else a.name, " ".join(map(str, a.seeds))]
-        cells += [
-            " ".join(fmt_number(v) for v in a.miou_per_seed),
-            fmt_number(a.miou_mean),
-            fmt_number(a.miou_sd),
-        ]
-        if t is None:
-            cells += ["—", "", "", ""]
-        else:
-            ci = f"{fmt_number(t.test.ci[0], 4)} to {fmt_number(t.test.ci[1], 4)}"
-            cells += [
-                f"{t.delta:+.4f}",
-                ci,
-                t.test.p_text(),
-                fmt_number(r.p_holm, 3) if t.test.tested else "",
-            ]
-        lines.append(_row(cells))
+        name = f"**{r.arm.name}**" if r.test is None else r.arm.name
+        lines.append(_row([name, " ".join(map(str, r.arm.seeds)), *arm_cells(r)]))
     lines += [""] + [f"- **{r.arm.name}**: {r.verdict}" for r in c.arms if r.test is not None]
     if c.power:
         lines += ["", "Power (80%, 5% level, this study's seed SD and image noise):", ""]

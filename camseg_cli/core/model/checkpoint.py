@@ -189,8 +189,8 @@ def _torch_load(path: Path) -> Any:
     except IsADirectoryError:
         raise CamsegError(f"{path}: is a folder, not a checkpoint file") from None
     except Exception as e:  # torch.load on arbitrary bytes raises many kinds (KeyError, OSError, ...)
-        if _export_kind(path):
-            raise _export_error(path) from None
+        if kind := _export_kind(path):
+            raise _export_error(path, kind) from None
         if not _looks_saved(path):
             raise CamsegError(f"{path}: not a checkpoint (not a file torch.save wrote)") from None
         if isinstance(e, pickle.UnpicklingError):
@@ -203,9 +203,9 @@ def _torch_load(path: Path) -> Any:
         ) from None
 
 
-def _export_error(path: Path) -> CamsegError:
+def _export_error(path: Path, kind: str) -> CamsegError:
     return CamsegError(
-        f"{path}: a {_export_kind(path)} export (camseg export), not a training checkpoint — this command "
+        f"{path}: a {kind} export (camseg export), not a training checkpoint — this command "
         "needs the .pt that camseg train wrote (OUT/RUN.pt)"
     )
 
@@ -250,8 +250,8 @@ def load_checkpoint(path: Path | str) -> dict[str, Any]:
     path = Path(path)
     ckpt = _torch_load(path)
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        if _export_kind(path):  # torch before 2.6 loads a TorchScript archive instead of refusing it
-            raise _export_error(path)
+        if kind := _export_kind(path):  # torch before 2.6 loads a TorchScript archive instead of refusing it
+            raise _export_error(path, kind)
         raise CamsegError(f"{path}: not a camseg checkpoint (no format={FORMAT!r} record)")
     version = ckpt.get("version")
     if not isinstance(version, int) or version < 1:

@@ -46,15 +46,20 @@ def resume_config(out: str | Path, run: str, **overrides: Any) -> TrainConfig:
     return dataclasses.replace(saved, out=str(out), **overrides)
 
 
+def check_extension(run: str, saved: int, epochs: int) -> None:
+    """`--resume --epochs N` may extend a run set to `saved` epochs, never shorten it."""
+    if epochs < saved:
+        raise CamsegError(
+            f"--epochs {epochs}: run {run} was set to {saved} epochs — a resumed run can be extended, "
+            "not shortened (its best checkpoint so far is saved: out/<run>.pt)"
+        )
+
+
 def extend_run(saved: TrainConfig, epochs: int) -> TrainConfig:
     """`--resume --epochs N`: more epochs than saved extend the run; the learning-rate schedule is
     rebuilt for N epochs from the step reached (poly/cosine then decay over the longer run, so the
     rate jumps up a little where it resumes); fewer is an error, since they are trained already."""
-    if epochs < saved.epochs:
-        raise CamsegError(
-            f"--epochs {epochs}: run {saved.run_name} was set to {saved.epochs} epochs — a resumed run "
-            "can be extended, not shortened (its best checkpoint so far is already saved)"
-        )
+    check_extension(saved.run_name, saved.epochs, epochs)
     return dataclasses.replace(saved, epochs=epochs)
 
 

@@ -18,6 +18,7 @@ from camseg_cli.core.data.augment import split_sweep
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.model.checkpoint import load_checkpoint
 from camseg_cli.core.train.config import TrainConfig
+from camseg_cli.core.train.resume import check_extension
 
 # Settings that do not change what a run computes: two checkpoints differing only in these are one run.
 NOT_THE_CONFIGURATION = (*RUNTIME_FIELDS, "run")
@@ -101,10 +102,10 @@ class Plan:
     why: str = ""
 
 
-def _finished(last: dict[str, Any], epochs: int | None) -> bool:
+def _finished(last: dict[str, Any], saved: int, epochs: int | None) -> bool:
     """Done with its saved epoch count (or `epochs`, an explicit --epochs that may extend it)."""
     progress = last.get("resume", {}).get("progress", {})
-    target = epochs if epochs is not None else int((last.get("config") or {}).get("epochs", 0))
+    target = saved if epochs is None else epochs
     return int(last.get("epoch", 0)) >= target or (epochs is None and bool(progress.get("stopped_early")))
 
 
@@ -131,12 +132,9 @@ def plan_run(
     if resume and config.last_path.is_file():
         last = load_checkpoint(config.last_path)
         saved = int((last.get("config") or {}).get("epochs", 0))
-        if epochs is not None and epochs < saved:
-            raise CamsegError(
-                f"--epochs {epochs}: run {config.run_name} was set to {saved} epochs — a resumed run can "
-                "be extended, not shortened (its best checkpoint so far is saved: out/<run>.pt)"
-            )
-        if _finished(last, epochs):
+        if epochs is not None:
+            check_extension(config.run_name, saved, epochs)
+        if _finished(last, saved, epochs):
             return Plan(config, "skip", f"already finished ({last.get('epoch')} epochs), skipped")
         return Plan(config, "resume")
     if resume and not start_missing:

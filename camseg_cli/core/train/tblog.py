@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from camseg_cli.core.data.classes import ClassMap
-from camseg_cli.core.data.samples import SampleRef, read_sample
+from camseg_cli.core.data.samples import SampleRef, evenly_spaced, read_sample
 from camseg_cli.core.data.tensors import resize_image
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.model.inference import (
@@ -27,6 +27,7 @@ from camseg_cli.core.model.inference import (
     inference_model,
     predict_batch,
 )
+from camseg_cli.core.model.predict import colorize
 from camseg_cli.core.train.engine import TrainEvents
 
 SAMPLES = 4  # validation images shown every epoch, the same ones each time
@@ -87,12 +88,11 @@ class TensorBoardLog:
                 size: Sequence[int], normalization: dict, device: torch.device) -> None:  # fmt: skip
         """image | ground truth | prediction for the same validation images every epoch."""
         if self._panel is None:
-            picks = np.unique(np.linspace(0, len(refs) - 1, num=min(SAMPLES, len(refs))).round().astype(int))
             names, images, truths = [], [], []
             h, w = int(size[0]), int(size[1])
-            for i in picks:
-                image, mask = read_sample(refs[i], classes)
-                names.append(refs[i].name)
+            for ref in evenly_spaced(refs, SAMPLES):
+                image, mask = read_sample(ref, classes)
+                names.append(ref.name)
                 images.append(resize_image(image, size).numpy())
                 truths.append(cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST))
             self._panel = (names, images, truths)
@@ -101,10 +101,10 @@ class TensorBoardLog:
         to_input = ModelInput(normalization, device, inference_channels_last(device))
         batch = to_input(torch.from_numpy(np.stack(images)))
         preds = predict_batch(net, batch, [tuple(t.shape) for t in truths])
-        palette = classes.palette()
         step = self.global_step(epoch + 1, 0)
         for name, image, truth, pred in zip(names, images, truths, preds):
-            row = np.concatenate([image, palette[truth], palette[pred.to(torch.uint8).cpu().numpy()]], axis=1)
+            mask = pred.to(torch.uint8).cpu().numpy()
+            row = np.concatenate([image, colorize(truth, classes), colorize(mask, classes)], axis=1)
             self.writer.add_image(f"val_samples/{name}", row, step, dataformats="HWC")
 
     def hparams(self, config: dict[str, Any], best_miou: float) -> None:
