@@ -200,9 +200,9 @@ def test_augment_preview_and_train_preview_write_pngs(tmp_path):
     from camseg_cli.core.data.sources.synthetic import write_dataset
 
     data = write_dataset(tmp_path / "scenes", images=5, size=(48, 64), seed=0)
-    out = tmp_path / "grid.png"
+    out = tmp_path / "o" / "augment-preview.png"
     args = ["augment-preview", "--data", str(data), "--aug", "none,perspective,all+contrast"]
-    result = CliRunner().invoke(app, [*args, "--size", "48x64", "--samples", "2", "--output", str(out)])
+    result = CliRunner().invoke(app, [*args, "--size", "48x64", "--samples", "2", "--out", str(out.parent)])
     assert result.exit_code == 0, result.output
     assert Image.open(out).size[0] > 400
     result = CliRunner().invoke(

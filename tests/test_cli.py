@@ -100,7 +100,9 @@ def test_a_mistyped_option_is_refused_before_the_heavy_libraries_load(tmp_path):
 
 def test_a_command_that_runs_loads_what_it_needs(tmp_path):
     """The lazy imports are not skipped imports: a command that runs still loads torch, then fails cleanly."""
-    (run,) = _probe([["predict", str(tmp_path / "missing.pt"), str(tmp_path), "--quiet"]])
+    bad = tmp_path / "bad.pt"  # passes the cheap checks (it exists), so torch must load to read it
+    bad.write_bytes(b"not a checkpoint")
+    (run,) = _probe([["predict", str(bad), str(tmp_path), "--quiet"]])
     assert run["code"] == 1
-    assert "missing.pt" in run["output"]
+    assert "bad.pt" in run["output"]
     assert "torch" in run["heavy"]

@@ -409,7 +409,7 @@ def test_evaluate_skip_bad_with_every_sample_bad_is_one_clear_error(flawed, skip
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["augment-preview", "--data", "{data}", "--aug", "nope", "--output", "{tmp}/p.png"], "'nope'"),
+        (["augment-preview", "--data", "{data}", "--aug", "nope", "--out", "{tmp}/p"], "'nope'"),
         (["train", "--data", "{data}", *tiny(arch="vgg")], "--arch 'vgg'"),
         (["train", "--data", "{data}", *tiny(size="0x0")], "must be positive"),
         (["train", "--data", "{data}", *tiny(epochs="-1")], "--epochs must be at least 1"),
@@ -444,8 +444,8 @@ def test_output_folder_that_cannot_be_written_is_one_line(command, good, base_ck
             "augment-preview",
             "--data",
             good,
-            "--output",
-            out / "p.png",
+            "--out",
+            out,
             "--aug",
             "none",
             "-n",

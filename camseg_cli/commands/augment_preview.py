@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-from camseg_cli.app import command, console
+from camseg_cli.app import command, console, err_console
 from camseg_cli.core.choices import AUG_PRESETS
+from camseg_cli.core.data.aug_names import split_sweep
 from camseg_cli.core.data.layouts import READ_LAYOUTS, open_dataset
 from camseg_cli.core.data.samples import SPLITS
 from camseg_cli.core.sizes import parse_size
+from camseg_cli.core.suggest import check_choice, check_folder, check_out
 
 
 @command("augment-preview")
 def augment_preview_cmd(
-    data: str = typer.Option(..., "--data", "-d", help="Dataset folder (rgb, index or fastai layout)."),
+    data: str = typer.Option(
+        ..., "--data", "-d", help=f"Dataset folder (layouts: {', '.join(READ_LAYOUTS)})."
+    ),
     layout: str = typer.Option(None, "--layout", help=f"Force a layout: {', '.join(READ_LAYOUTS)}."),
     aug: str = typer.Option(
         ",".join(AUG_PRESETS), "--aug", help="One row per comma item; '+' combines presets."
@@ -22,12 +28,31 @@ def augment_preview_cmd(
     samples: int = typer.Option(4, "--samples", "-n", help="Images per row."),
     split: str = typer.Option("train", "--split", help=f"{', '.join(SPLITS)}."),
     seed: int = typer.Option(0, "--seed"),
-    output: str = typer.Option("out/augment-preview.png", "--output", help="PNG to write."),
+    out: Path = typer.Option(
+        Path("out"), "--out", "-o", help="Output folder; the grid goes to OUT/augment-preview.png."
+    ),
+    output: str = typer.Option(
+        None, "--output", hidden=True, help="Deprecated: the PNG to write; use --out."
+    ),
 ) -> None:
     """Show what each augmentation preset does: image and mask must still line up in every cell."""
-    from camseg_cli.core.data.augment import split_sweep
+    augs = split_sweep(aug)  # names, split and folder checked before albumentations loads
+    if layout is not None:
+        check_choice("--layout", layout, READ_LAYOUTS)
+    check_choice("--split", split, SPLITS)
+    check_folder("--data", data)
+    if output is None:
+        check_out(out)
+    else:
+        err_console.print(
+            "[yellow]--output is deprecated:[/] use --out DIR (writes DIR/augment-preview.png), as every "
+            "command does",
+            highlight=False,
+            soft_wrap=True,
+        )
     from camseg_cli.core.data.preview import write_preview
 
     info = open_dataset(data, layout)
-    path = write_preview(output, info, split_sweep(aug), parse_size(size), samples, seed, split)
+    dest = Path(output) if output is not None else out / "augment-preview.png"
+    path = write_preview(dest, info, augs, parse_size(size), samples, seed, split)
     console.print(f"augmentation preview: {path}", highlight=False)

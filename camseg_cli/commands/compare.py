@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ from camseg_cli.app import command, console, print_json
 from camseg_cli.core.data.layouts import READ_LAYOUTS
 from camseg_cli.core.data.samples import SPLITS
 from camseg_cli.core.files import fmt_number
+from camseg_cli.core.suggest import check_choice, check_device, check_file, check_folder, check_out
 from camseg_cli.options import SPLIT_BY_AS_TRAINED, TEST_SEQUENCES, VAL_SEQUENCES
 from camseg_cli.progress import Reporter
 
@@ -96,6 +98,62 @@ def class_table(c: Comparison) -> Table:
     return table
 
 
+def _check_cheap(
+    checkpoints: list[Path], data: Path | None, split: str, layout: str | None, device: str, out: Path
+) -> None:
+    """Names, files and folders, checked before torch loads (a checkpoint given twice is compared with
+    itself, a sanity check that must come out within noise)."""
+    for path in checkpoints:
+        check_file(path)
+    check_choice("--split", split, SPLITS)
+    if layout is not None:
+        check_choice("--layout", layout, READ_LAYOUTS)
+    if data is not None:
+        check_folder("--data", data)
+    check_device(device)
+    check_out(out)
+
+
+def nothing_to_compare(path: Path) -> str:
+    """What to do with one checkpoint: a comparison needs a baseline, made with the run's settings."""
+    config_path = path.parent / "runs" / path.stem / "config.json"
+    try:
+        saved = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        saved = None
+    if isinstance(saved, dict):
+        aug, run = str(saved.get("aug", "")), str(saved.get("run") or "")
+        other = "flip" if aug == "none" else "none"
+        rename = (
+            f" --run {run.replace(aug, other, 1) if aug and aug in run else run + '-' + other}" if run else ""
+        )
+        make = (
+            "this run is a baseline (--aug none): train what it should be compared with, e.g. "
+            f"`camseg train --config {config_path} --aug flip{rename}`"
+            if aug == "none"
+            else "train its baseline with the same settings and seeds and --aug none: "
+            f"`camseg train --config {config_path} --aug none{rename}`"
+        )
+    else:
+        make = (
+            "train a baseline with the same settings and seeds and --aug none "
+            "(e.g. `camseg train --data DIR --aug none,flip --sweep --seeds 0,1,2`)"
+        )
+    return f"nothing to compare: {path} is one run — {make}, then compare both"
+
+
+def _one_run(c: Comparison, path: Path) -> None:
+    """A single run is described (mIoU with its CI), not ranked against itself in empty columns."""
+    r = next(c.results.itertuples())
+    console.print(
+        f"{escape(r.run)} on {c.split} ({c.baseline.result.num_images} images): mIoU {fmt_number(r.miou)} "
+        f"(95% CI {fmt_number(r.miou_lo)}–{fmt_number(r.miou_hi)}), pixel accuracy {fmt_number(r.pixel_acc)}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(f"[yellow]{escape(nothing_to_compare(path))}[/]", highlight=False, soft_wrap=True)
+
+
 @command("compare")
 def compare_cmd(
     checkpoints: list[Path] = typer.Argument(..., help="Checkpoints to compare, e.g. out/*.pt."),
@@ -133,6 +191,7 @@ def compare_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Rank runs by mIoU with CIs, test each against a baseline (paired bootstrap), write a report."""
+    _check_cheap(checkpoints, data, split, layout, device, out)
     from camseg_cli.core.evaluation.compare import compare, gather
     from camseg_cli.core.evaluation.report import write_report
     from camseg_cli.core.model.device import resolve_device
@@ -157,11 +216,21 @@ def compare_cmd(
             test_sequences=test_sequences,
         )
     comparison = compare(runs, baseline, bootstrap, seed, block, min_effect)
+    reused = sum(r.cached for r in runs)
+    if len(runs) == 1:  # no report of empty columns: the run, and how to get something to compare
+        if as_json:
+            comparison.notes.append(nothing_to_compare(checkpoints[0]))
+            print_json(comparison.to_json())
+            return
+        _one_run(comparison, checkpoints[0])
+        console.print(
+            f"1 run ({reused} evaluation(s) reused from {out}/eval); no report written", highlight=False
+        )
+        return
     written = write_report(comparison, out, samples, dev)
     if as_json:
         print_json(comparison.to_json())
         return
-    reused = sum(r.cached for r in runs)
     console.print(arm_table(comparison))
     for r in comparison.arms:
         if r.test is not None:

@@ -26,6 +26,7 @@ from camseg_cli.core.data.sources.download import (
     download_camvid,
 )
 from camseg_cli.core.errors import CamsegError
+from camseg_cli.core.suggest import did_you_mean
 from camseg_cli.progress import Reporter
 
 MiB = 1 << 20
@@ -129,9 +130,14 @@ def download_cmd(
 ) -> None:
     """Download real CamVid (fastai or SegNet release), verify and extract it, and check it reads."""
     if dataset.lower() != "camvid":
-        raise CamsegError(f"unknown dataset {dataset!r} — only camvid can be downloaded")
+        raise CamsegError(
+            f"unknown dataset {dataset!r} — only camvid can be downloaded{did_you_mean(dataset, ['camvid'])}"
+        )
     if variant not in VARIANTS:
-        raise CamsegError(f"unknown --variant {variant!r} — choose one of {', '.join(VARIANTS)}")
+        raise CamsegError(
+            f"unknown --variant {variant!r} — choose one of {', '.join(VARIANTS)}"
+            + did_you_mean(variant, VARIANTS)
+        )
     if not quiet:
         err_console.print(f"{VARIANTS[variant].about}", highlight=False, soft_wrap=True)
     reporter = Reporter(quiet=quiet)

@@ -11,10 +11,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from camseg_cli.app import command, console, print_json
-from camseg_cli.core.choices import VOID_TAG
+from camseg_cli.core.choices import CACHE_MODES, VOID_TAG
 from camseg_cli.core.data.layouts import READ_LAYOUTS
 from camseg_cli.core.data.samples import SPLITS
 from camseg_cli.core.files import fmt_number, make_folder
+from camseg_cli.core.suggest import check_choice, check_device, check_file, check_folder, check_out
 from camseg_cli.options import CACHE, SPLIT_BY_AS_TRAINED, TEST_SEQUENCES, VAL_SEQUENCES
 from camseg_cli.progress import Reporter
 
@@ -109,6 +110,15 @@ def evaluate_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Score a checkpoint on a dataset split at each label's own resolution."""
+    check_file(checkpoint)  # names, files and folders before torch loads
+    check_choice("--split", split, SPLITS)
+    if layout is not None:
+        check_choice("--layout", layout, READ_LAYOUTS)
+    check_choice("--cache", cache, CACHE_MODES)
+    if data is not None:
+        check_folder("--data", data)
+    check_device(device)
+    check_out(out)
     from camseg_cli.core.evaluation.evaluate import evaluate_checkpoint, write_reports
 
     make_folder(out / "eval")  # an unwritable --out fails now, not after the evaluation

@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from camseg_cli.app import command, console, err_console
 from camseg_cli.core.choices import PREDICT_OUTPUTS
+from camseg_cli.core.suggest import check_choices, check_device, check_file, check_out
 from camseg_cli.progress import Reporter
 
 
@@ -32,6 +33,11 @@ def predict_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Predict segmentation masks at each input image's own resolution."""
+    check_file(checkpoint)  # names and files before torch loads
+    check_choices("--save", save, PREDICT_OUTPUTS)
+    check_device(device)
+    if out is not None:
+        check_out(out)
     from camseg_cli.core.model.predict import predict_files
 
     reporter = Reporter(quiet=quiet)

@@ -15,6 +15,7 @@ from camseg_cli.core.data.class_weights import class_weights
 from camseg_cli.core.data.layouts import READ_LAYOUTS, open_dataset
 from camseg_cli.core.data.samples import DatasetInfo
 from camseg_cli.core.files import save_figure, write_csv
+from camseg_cli.core.suggest import check_choice, check_folder, check_out
 from camseg_cli.progress import Reporter
 
 if TYPE_CHECKING:  # pandas and core.stats load when the command runs, not with `camseg --help`
@@ -40,12 +41,16 @@ def weights_frame(st: core_stats.DatasetStats) -> tuple[pd.DataFrame, list[str]]
 
 
 def _counts_table(st: core_stats.DatasetStats) -> Table:
-    table = Table(title=f"{st.info.root} — {st.info.layout} layout, {len(st.class_names)} classes")
+    void = st.info.classes.void
+    n = len(st.class_names) - (void is not None)
+    table = Table(
+        title=f"{st.info.root} — {st.info.layout} layout, {n} classes"
+        + (" + void" if void is not None else "")
+    )
     table.add_column("class")
     for split in st.splits:
         table.add_column(f"{split} pixels", justify="right")
         table.add_column("%", justify="right")
-    void = st.info.classes.void
     order = [i for i in range(len(st.class_names)) if i != void] + ([void] if void is not None else [])
     for i in order:
         name = st.class_names[i]
@@ -70,11 +75,13 @@ def _splits_table(st: core_stats.DatasetStats) -> Table:
     return table
 
 
-def _weights_table(frame: pd.DataFrame) -> Table:
+def _weights_table(frame: pd.DataFrame, void: str | None) -> Table:
     table = Table(title="class weights (train split, void excluded)")
     for col in ("class", "frequency", "median-freq", "enet"):
         table.add_column(col, justify="left" if col == "class" else "right")
     for row in frame.itertuples():
+        if row[1] == void:  # not scored, weight 0: the CSV keeps it, the table says it is left out
+            continue
         table.add_row(row[1], f"{row.frequency:.4f}", f"{row.median:.3f}", f"{row.enet:.3f}")
     return table
 
@@ -132,6 +139,11 @@ def stats_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Class pixel counts and frequencies per split, class weights, and a dark-image report."""
+    check_folder("--data", data)
+    check_out(out)
+    if layout is not None:
+        check_choice("--layout", layout, READ_LAYOUTS)
+    check_choice("--split-by", split_by, core_splits.SPLIT_BY)
     import pandas as pd
 
     from camseg_cli.core.data import stats as core_stats
@@ -168,7 +180,7 @@ def stats_cmd(
     console.print(_sequences_line(info), highlight=False, soft_wrap=True)
     if leaks is not None:
         console.print(_leakage_table(leaks))
-    console.print(_weights_table(weights))
+    console.print(_weights_table(weights, info.classes.void_name))
     if missing:
         console.print(
             f"[yellow]warning:[/] {len(missing)} class(es) have no train pixels, weight 0: "

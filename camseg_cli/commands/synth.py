@@ -13,6 +13,7 @@ from camseg_cli.core.data.layouts import LAYOUTS
 from camseg_cli.core.data.sources.synthetic import split_counts, write_dataset
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.sizes import parse_size
+from camseg_cli.core.suggest import check_choice
 from camseg_cli.progress import Reporter
 
 
@@ -32,6 +33,8 @@ def synth_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Write a CamVid-like synthetic street-scene dataset (no download needed)."""
+    check_choice("--layout", layout, LAYOUTS)
+    check_choice("--classes", classes, PRESETS)
     hw = parse_size(size)
     if workers is not None and workers < 1:
         raise CamsegError(f"--workers must be at least 1, got {workers}")

@@ -19,7 +19,9 @@ from camseg_cli.app import command, console, err_console
 from camseg_cli.core.choices import ARCHS, AUG_PRESETS, LOGS, OPTIMIZERS, SCHEDULES, WEIGHTS
 from camseg_cli.core.data.layouts import READ_LAYOUTS, open_dataset
 from camseg_cli.core.errors import CamsegError
+from camseg_cli.core.model.device import default_train_workers
 from camseg_cli.core.sizes import parse_size
+from camseg_cli.core.suggest import check_device, check_folder, check_out, did_you_mean
 from camseg_cli.options import CACHE, TEST_SEQUENCES, VAL_SEQUENCES
 from camseg_cli.progress import TrainProgress
 
@@ -64,9 +66,22 @@ def _resumed(ctx: typer.Context, given: TrainConfig) -> TrainConfig:
     return used
 
 
+PATH_FLAGS = ("--data", "-d", "--out", "-o", "--config")
+
+
 def _sweep_hint() -> str:
-    """The same command line with --resume: finished runs are skipped, the interrupted one continues."""
-    args = [a for a in sys.argv[1:] if a != "--resume"]
+    """The same command line with --resume: finished runs are skipped, the interrupted one continues.
+    Folder and file arguments are made absolute, so it runs from any folder."""
+    args, after_flag = [], False
+    for a in sys.argv[1:]:
+        flag, eq, value = a.partition("=")
+        if after_flag:
+            a = str(Path(a).resolve())
+        elif eq and flag in PATH_FLAGS:
+            a = f"{flag}={Path(value).resolve()}"
+        after_flag = a in PATH_FLAGS
+        if a != "--resume":
+            args.append(a)
     return shlex.join(["camseg", *args, "--resume"])
 
 
@@ -95,7 +110,9 @@ def _preview(configs: list[TrainConfig], sweep: bool) -> None:
 @command("train")
 def train_cmd(
     ctx: typer.Context,
-    data: str = typer.Option("", "--data", "-d", help="Dataset folder (rgb, index or fastai layout)."),
+    data: str = typer.Option(
+        "", "--data", "-d", help=f"Dataset folder (layouts: {', '.join(READ_LAYOUTS)})."
+    ),
     layout: str = typer.Option(None, "--layout", help=f"Force a layout: {', '.join(READ_LAYOUTS)}."),
     split_by: str = typer.Option(
         "dataset", "--split-by", help="dataset: its own split; sequence: whole sequences, none in two splits."
@@ -148,6 +165,12 @@ def train_cmd(
     out: str = typer.Option("out", "--out", "-o", help="Output folder."),
     run: str = typer.Option("", "--run", help="Run name (default <arch>-<aug>)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from out/runs/<run>/last.pt."),
+    keep_last: bool = typer.Option(
+        True,
+        "--keep-last/--no-keep-last",
+        help="Keep OUT/runs/<run>/last.pt (resume state, 3x the checkpoint) when the run finishes; without "
+        "it a finished run cannot be extended with --resume --epochs N.",
+    ),
     force: bool = typer.Option(
         False, "--force", help="Replace OUT/RUN.pt even when it was made with other settings or seed."
     ),
@@ -162,28 +185,32 @@ def train_cmd(
     ),
 ) -> None:
     """Train DeepLabV3 on a CamVid-like dataset; the best checkpoint by validation mIoU goes to OUT/RUN.pt."""
-    from camseg_cli.core.model.device import default_train_workers
+    # Light imports only until every option is checked: a typo answers before torch loads.
     from camseg_cli.core.train.config import TrainConfig, default_lr
     from camseg_cli.core.train.config_file import read_config_file
-    from camseg_cli.core.train.lock import RunLocked
-    from camseg_cli.core.train.run import TrainingInterrupted
-    from camseg_cli.core.train.sweep import parse_seeds, parse_shard, study_configs, take_shard
 
     fields = {k: v for k, v in ctx.params.items() if k in {f.name for f in dataclasses.fields(TrainConfig)}}
     fields["size"] = parse_size(size)
     if config is not None:  # the file's settings, under the flags given on the command line
         fields, sweep, seeds = _with_file(ctx, read_config_file(config), fields, sweep, seeds)
-    if not fields["data"] and not resume:
-        raise CamsegError("pass --data DIR (a CamVid-like dataset folder, or make one with `camseg synth`)")
+    _check_cheap(fields, resume)
     fields["lr"] = default_lr(fields["weights"]) if fields["lr"] is None else fields["lr"]
     fields["workers"] = default_train_workers() if fields["workers"] is None else fields["workers"]
     given = TrainConfig(**fields)
+
+    from camseg_cli.core.model.device import resolve_device
+    from camseg_cli.core.train.lock import RunLocked
+    from camseg_cli.core.train.run import TrainingInterrupted
+    from camseg_cli.core.train.sweep import parse_seeds, parse_shard, study_configs, take_shard
+
     study = study_configs(given, sweep, parse_seeds(seeds))
     many = len(study) > 1
     which = parse_shard(shard)
     configs = take_shard(study, which)
     if preview:
         return _preview(configs or study, many)
+    if not resume or _explicit(ctx, "device"):
+        resolve_device(given.device)  # a missing GPU fails here, before any folder is made
     if which and _is_main():
         names = ", ".join(c.run_name for c in configs) or "none"
         console.print(
@@ -213,6 +240,27 @@ def train_cmd(
         console.print(_summary(results))
     if locked:
         raise typer.Exit(1)
+
+
+def _check_cheap(fields: dict, resume: bool) -> None:
+    """Names, folders and files, checked before torch loads; --data is stored absolute, so the run's
+    config and its resume hint work from any folder."""
+    check_device(fields["device"])
+    check_out(fields["out"])
+    weights = fields["weights"]
+    if weights not in WEIGHTS and not Path(weights).is_file() and not resume:
+        raise CamsegError(
+            f"--weights {weights!r}: not {', '.join(WEIGHTS)} nor a weights file"
+            + did_you_mean(weights, WEIGHTS)
+        )
+    if not fields["data"]:
+        if not resume:
+            raise CamsegError(
+                "pass --data DIR (a CamVid-like dataset folder, or make one with `camseg synth`)"
+            )
+        return
+    check_folder("--data", fields["data"])
+    fields["data"] = str(Path(fields["data"]).resolve())
 
 
 def _with_file(
@@ -258,4 +306,4 @@ def _train_one(
         if plan.action == "skip":
             return None
         config = _resumed(ctx, c) if plan.action == "resume" else c
-        return fit(config, reporter, resume=plan.action == "resume")
+        return fit(config, reporter, resume=plan.action == "resume", force=force)

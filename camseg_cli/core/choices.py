@@ -23,12 +23,13 @@ PREDICT_OUTPUTS = (
     "overlay",
 )  # what `camseg predict` writes per image (model/predict.py)
 EXPORT_FORMATS = ("onnx", "torchscript")  # core/model/export.py
+CACHE_MODES = ("none", "ram", "disk")  # decoded samples (core/data/cache.py)
 
 DARK_THRESHOLD = 40.0  # mean luminance (0-255) below which `camseg stats` calls an image dark
 
 # TrainConfig fields that change how a run executes, not what it computes: a resumed run may take new
 # values, and compare puts runs differing only in these (and the seed) in one arm.
-RUNTIME_FIELDS = ("data", "workers", "cache", "device", "compile", "out", "log")
+RUNTIME_FIELDS = ("data", "workers", "cache", "device", "compile", "out", "log", "keep_last")
 
 VOID_TAG = "void, not scored"  # beside the void class's name in stats, evaluate and previews
 LOGS = ("none", "tensorboard")  # camseg train --log: where live training curves go besides metrics.csv

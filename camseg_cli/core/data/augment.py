@@ -20,10 +20,11 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from camseg_cli.core.choices import AUG_EXTRA as EXTRA  # noqa: E402
-from camseg_cli.core.choices import AUG_PRESETS as PRESETS  # noqa: E402
-from camseg_cli.core.choices import AUG_STUDY as STUDY  # noqa: E402
-from camseg_cli.core.data.tensors import mask_tensor, resize_image
+from camseg_cli.core.choices import AUG_EXTRA as EXTRA  # noqa: E402, F401 (re-exported)
+from camseg_cli.core.choices import AUG_PRESETS as PRESETS  # noqa: E402, F401 (re-exported)
+from camseg_cli.core.choices import AUG_STUDY as STUDY  # noqa: E402, F401 (re-exported)
+from camseg_cli.core.data.aug_names import aug_name, parse_aug, split_sweep  # noqa: E402, F401 (re-exported)
+from camseg_cli.core.data.tensors import mask_tensor, resize_image  # noqa: E402
 from camseg_cli.core.errors import CamsegError  # noqa: E402
 
 # Probabilities and strengths: moderate, as in the torchvision / SegNet references for driving scenes.
@@ -37,40 +38,6 @@ P_SHARPEN = 0.5
 P_CONTRAST = 0.5
 NEAREST = cv2.INTER_NEAREST_EXACT  # pixel-centre aligned like INTER_LINEAR; INTER_NEAREST is shifted
 WARP_NEAREST = cv2.INTER_NEAREST  # warps map each pixel centre through the matrix: already aligned
-
-
-def parse_aug(spec: str) -> tuple[str, ...]:
-    """'flip,jitter' or 'flip+jitter' -> ('flip', 'jitter') in canonical order; 'all' expands."""
-    names = [s.strip().lower() for s in spec.replace("+", ",").split(",") if s.strip()]
-    if not names:
-        raise CamsegError("--aug is empty — choose from " + ", ".join(PRESETS))
-    unknown = [n for n in names if n not in PRESETS]
-    if unknown:
-        raise CamsegError(f"unknown augmentation {unknown[0]!r} — choose from {', '.join(PRESETS)}")
-    chosen = set()
-    for n in names:
-        chosen |= set(STUDY) if n == "all" else ({n} if n != "none" else set())
-    return tuple(p for p in STUDY + EXTRA if p in chosen)
-
-
-def aug_name(spec: str) -> str:
-    """Canonical name of a combination: 'none', 'all', 'flip+jitter', 'all+sharpen'."""
-    parts = parse_aug(spec)
-    if not parts:
-        return "none"
-    if set(STUDY) <= set(parts):
-        rest = [p for p in parts if p not in STUDY]
-        return "+".join(["all", *rest])
-    return "+".join(parts)
-
-
-def split_sweep(spec: str) -> list[str]:
-    """'none,flip,crop+jitter' -> ['none', 'flip', 'crop+jitter']: one run per comma item."""
-    items = [s.strip() for s in spec.split(",") if s.strip()]
-    names = [aug_name(s) for s in items]
-    if not names:
-        raise CamsegError("--aug is empty — choose from " + ", ".join(PRESETS))
-    return list(dict.fromkeys(names))  # drop repeats, keep order
 
 
 def _geometry(parts: Sequence[str], size: tuple[int, int]) -> list[A.BasicTransform]:

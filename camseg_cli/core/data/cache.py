@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from camseg_cli.core.choices import CACHE_MODES
 from camseg_cli.core.data.classes import ClassMap
 from camseg_cli.core.data.layouts import SegDataset, Transform
 from camseg_cli.core.data.samples import SampleRef, read_image, read_sample
@@ -37,7 +38,7 @@ from camseg_cli.core.errors import CamsegError
 
 log = logging.getLogger("camseg")
 
-MODES = ("none", "ram", "disk")
+MODES = CACHE_MODES
 FORMAT, VERSION = "camseg-sample-cache", 1
 META, IMAGES, MASKS = "meta.json", "images.u8", "masks.u8"
 THREADS = min(4, os.cpu_count() or 1)  # PIL's PNG decoder and numpy's gathers release the GIL

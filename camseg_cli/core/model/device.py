@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import os
-
-import torch
+from typing import TYPE_CHECKING
 
 from camseg_cli.core.errors import CamsegError
+from camseg_cli.core.suggest import check_device
+
+if TYPE_CHECKING:  # torch loads when a device is resolved: `camseg train` checks its options first
+    import torch
 
 DEVICES = ("auto", "cpu", "cuda")
 
 
 def resolve_device(name: str = "auto") -> torch.device:
     """auto picks CUDA when a GPU is visible, else CPU; asking for CUDA without one is an error."""
+    import torch
+
+    check_device(name)
     name = (name or "auto").strip().lower()
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -272,6 +272,7 @@ def predict_files(
             _drain(pending.popleft(), result)
     if seen and ("color" in save or "overlay" in save):
         _save_png(result.out / "legend.png", legend_image(classes, seen))  # what the colours mean
+        result.files += 1
     result.seconds = time.perf_counter() - start
     return result
 

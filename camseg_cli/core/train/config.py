@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from camseg_cli.core.choices import ARCHS, LOGS, OPTIMIZERS, SCHEDULES
-from camseg_cli.core.data.augment import aug_name
-from camseg_cli.core.data.cache import MODES as CACHE_MODES
+from camseg_cli.core.choices import ARCHS, CACHE_MODES, LOGS, OPTIMIZERS, SCHEDULES
+from camseg_cli.core.data.aug_names import aug_name
 from camseg_cli.core.data.class_weights import METHODS as CLASS_WEIGHT_METHODS
 from camseg_cli.core.data.layouts import READ_LAYOUTS
 from camseg_cli.core.errors import CamsegError
+from camseg_cli.core.suggest import check_choice
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ class TrainConfig:
     out: str = "out"
     run: str = ""  # empty: <arch>-<aug>
     log: str = "none"  # or "tensorboard": event files in OUT/runs/<run>/tb/
+    keep_last: bool = True  # False: a finished run drops last.pt (resume state), so it cannot be extended
 
     def __post_init__(self) -> None:
         _check(self)
@@ -93,22 +94,17 @@ class TrainConfig:
             raise CamsegError(f"malformed training config record: {e}") from None
 
 
-def _choice(flag: str, value: Any, options: tuple) -> None:
-    if value not in options:
-        raise CamsegError(f"{flag} {value!r}: choose one of {', '.join(map(str, options))}")
-
-
 def _check(c: TrainConfig) -> None:
     aug_name(c.aug)  # raises on an unknown preset
-    _choice("--arch", c.arch, ARCHS)
-    _choice("--optimizer", c.optimizer, OPTIMIZERS)
-    _choice("--schedule", c.schedule, SCHEDULES)
-    _choice("--class-weights", c.class_weights, CLASS_WEIGHT_METHODS)
-    _choice("--cache", c.cache, CACHE_MODES)
-    _choice("--log", c.log, LOGS)
+    check_choice("--arch", c.arch, ARCHS)
+    check_choice("--optimizer", c.optimizer, OPTIMIZERS)
+    check_choice("--schedule", c.schedule, SCHEDULES)
+    check_choice("--class-weights", c.class_weights, CLASS_WEIGHT_METHODS)
+    check_choice("--cache", c.cache, CACHE_MODES)
+    check_choice("--log", c.log, LOGS)
     if c.layout is not None:
-        _choice("--layout", c.layout, READ_LAYOUTS)
-    _choice("--split-by", c.split_by, ("dataset", "sequence"))
+        check_choice("--layout", c.layout, READ_LAYOUTS)
+    check_choice("--split-by", c.split_by, ("dataset", "sequence"))
     if c.epochs < 1:
         raise CamsegError("--epochs must be at least 1")
     if c.batch_size < 2:

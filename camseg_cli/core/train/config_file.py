@@ -17,6 +17,7 @@ from typing import Any
 import tomllib
 
 from camseg_cli.core.errors import CamsegError
+from camseg_cli.core.suggest import did_you_mean
 from camseg_cli.core.train.config import TrainConfig
 
 STUDY_KEYS = {"seeds": "a list of whole numbers", "sweep": "true or false"}
@@ -99,6 +100,9 @@ def read_config_file(path: Path | str) -> dict[str, Any]:
         elif key in fields:
             out[key] = _check(key, value, _expected(fields[key]), path)
         else:
-            known = ", ".join([*fields, *STUDY_KEYS])
-            raise CamsegError(f"{path}: unknown key {key!r} — the keys are config.json's: {known}")
+            known = [*fields, *STUDY_KEYS]
+            raise CamsegError(
+                f"{path}: unknown key {key!r}{did_you_mean(key, known)} — the keys are config.json's: "
+                + ", ".join(known)
+            )
     return out

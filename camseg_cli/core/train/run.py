@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shlex
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +45,22 @@ class TrainingInterrupted(Exception):
 
     @property
     def hint(self) -> str:
-        return f"camseg train --resume --out {self.config.out} --run {self.config.run_name}"
+        """Absolute folders, so the command works from any folder (older runs stored --data as typed)."""
+        c = self.config
+        data = str(Path(c.data).resolve())
+        return shlex.join(
+            [
+                "camseg",
+                "train",
+                "--resume",
+                "--out",
+                str(Path(c.out).resolve()),
+                "--run",
+                c.run_name,
+                "--data",
+                data,
+            ]
+        )
 
 
 @dataclass
@@ -59,23 +75,28 @@ class TrainResult:
     history: list[dict[str, Any]]
 
 
-def fit(config: TrainConfig, events: TrainEvents | None = None, resume: bool = False) -> TrainResult:
+def fit(
+    config: TrainConfig, events: TrainEvents | None = None, resume: bool = False, force: bool = False
+) -> TrainResult:
     """Train one run: out/<run>.pt (best); out/runs/<run>/ metrics.csv, config.json, last.pt, curves.png.
 
-    With resume=True, `config` is the run's saved one (from resume_config) and last.pt restores its state.
+    With resume=True, `config` is the run's saved one (from resume_config) and last.pt restores its state;
+    force=True (--force) replaces an earlier run without the reminder that it could be resumed.
     """
     d = distributed.setup(config.device)
     try:
         if not d.is_main:
             events = TrainEvents()  # only rank 0 reports
             log.setLevel(logging.ERROR)
-        return _Run(config, d, events or TrainEvents(), resume).run()
+        return _Run(config, d, events or TrainEvents(), resume, force).run()
     finally:
         distributed.teardown(d)
 
 
 class _Run:
-    def __init__(self, config: TrainConfig, d: distributed.Dist, events: TrainEvents, resume: bool):
+    def __init__(
+        self, config: TrainConfig, d: distributed.Dist, events: TrainEvents, resume: bool, force: bool = False
+    ):
         self.d, self.events = d, events
         self.last = read_last(config.last_path) if resume else None
         self.config = config
@@ -89,7 +110,7 @@ class _Run:
         if self.last is not None:
             self._check_same_classes()
             self.progress = RunProgress.from_dict(self.last["resume"]["progress"])
-        elif config.last_path.exists() and d.is_main:
+        elif config.last_path.exists() and d.is_main and not force:
             log.warning(
                 "%s exists; starting run %s afresh (use --resume to continue it)",
                 config.last_path,
@@ -154,6 +175,8 @@ class _Run:
                     break
                 self._epoch(epoch)
             self._finish()
+            if not c.keep_last and self.d.is_main:  # --no-keep-last: the resume state goes once finished
+                c.last_path.unlink(missing_ok=True)
             if self.tb is not None:
                 self.tb.hparams(c.to_dict(), p.best_miou)
         except KeyboardInterrupt:
@@ -214,7 +237,7 @@ class _Run:
             self._save_last()
             runstate.write_metrics(c.run_dir, p.history)
             title = f"{c.run_name} — best val mIoU {p.best_miou:.3f}"
-            runstate.plot_curves(c.run_dir, p.history, title, c.aux_loss)
+            runstate.plot_curves(c.run_dir, p.history, title, c.aux_loss, aug_name(c.aug) != "none")
         if self.tb is not None:
             self.tb.epoch(row, val.scores.iou.tolist(), self.info.classes)
             self.tb.samples(epoch, self.trainer.module, self.info.samples("val"), self.info.classes, c.size,

@@ -62,24 +62,25 @@ def write_metrics(run_dir: Path, history: list[dict[str, Any]]) -> Path:
     return write_csv(run_dir / "metrics.csv", frame)
 
 
-def plot_curves(run_dir: Path, history: list[dict[str, Any]], title: str, aux_loss: bool = False) -> Path:
+def plot_curves(
+    run_dir: Path, history: list[dict[str, Any]], title: str, aux_loss: bool = False, augmented: bool = True
+) -> Path:
     """Loss (train and val) and validation mIoU / pixel accuracy per epoch, side by side."""
-    return save_figure(run_dir / "curves.png", curves_figure(history, title, aux_loss))
+    return save_figure(run_dir / "curves.png", curves_figure(history, title, aux_loss, augmented))
 
 
-def curves_figure(history: list[dict[str, Any]], title: str, aux_loss: bool = False) -> Any:
+def curves_figure(
+    history: list[dict[str, Any]], title: str, aux_loss: bool = False, augmented: bool = True
+) -> Any:
     """The two losses are not alike, so their legend says what each one is: training's is taken on
-    augmented images at the training size (plus 0.5 x the aux head's with --aux-loss), validation's
-    on the main head's logits resized to each label's own size."""
+    images at the training size, augmented unless --aug none (plus 0.5 x the aux head's with
+    --aux-loss), validation's on the main head's logits resized to each label's own size."""
     plt = pyplot()
 
     frame = pd.DataFrame(history, columns=list(COLUMNS))
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
-    train = (
-        "train: main + 0.5 x aux head, augmented, training size"
-        if aux_loss
-        else "train: augmented, training size"
-    )
+    head = "main + 0.5 x aux head, " if aux_loss else ""
+    train = f"train: {head}{'augmented' if augmented else 'no augmentation'}, training size"
     left.plot(frame.epoch, frame.train_loss, marker="o", label=train)
     left.plot(frame.epoch, frame.val_loss, marker="o", label="validation: main head, label size")
     left.set_xlabel("epoch")

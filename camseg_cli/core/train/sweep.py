@@ -114,6 +114,19 @@ def _differences(saved: dict[str, Any], config: TrainConfig) -> list[str]:
     return [f"{k} {before.get(k)!r} -> {now[k]!r}" for k in now if before.get(k, now[k]) != now[k]]
 
 
+def _dropped_state(config: TrainConfig, epochs: int | None) -> bool:
+    """Whether the run finished with --no-keep-last (so has no last.pt); more epochs cannot continue it."""
+    saved = load_checkpoint(config.best_path).get("config") or {}
+    if saved.get("keep_last", True):
+        return False
+    if epochs is None or epochs <= int(saved.get("epochs", 0)):
+        return True
+    raise CamsegError(
+        f"run {config.run_name} finished with --no-keep-last: its resume state (last.pt) was removed, so it "
+        f"cannot be extended to {epochs} epochs — train a new run (--run NAME) with --epochs {epochs}"
+    )
+
+
 def plan_run(
     config: TrainConfig,
     resume: bool,
@@ -137,6 +150,8 @@ def plan_run(
         if _finished(last, saved, epochs):
             return Plan(config, "skip", f"already finished ({last.get('epoch')} epochs), skipped")
         return Plan(config, "resume")
+    if resume and config.best_path.is_file() and _dropped_state(config, epochs):
+        return Plan(config, "skip", "already finished (trained with --no-keep-last), skipped")
     if resume and not start_missing:
         return Plan(config, "resume")  # fit says there is no resume state to continue from
     if not config.best_path.is_file():

@@ -263,6 +263,43 @@ def download_camvid(
         raise CamsegError(f"unknown --variant {variant!r} — choose one of {', '.join(VARIANTS)}")
     v, dest = VARIANTS[variant], Path(dest)
     url, sha256 = url or v.url, check_sha256(sha256) or v.sha256
+    made = _missing_folders(dest)
+    try:
+        return _download(v, dest, url, sha256, timeout, force, keep_archive, on_bytes, track)
+    except BaseException:
+        _remove_if_empty(made)  # a failure leaves no empty --dest behind (a resumable .part keeps it)
+        raise
+
+
+def _missing_folders(dest: Path) -> list[Path]:
+    """DEST and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    for p in (dest, *dest.parents):
+        if p.exists():
+            break
+        missing.append(p)
+    return missing
+
+
+def _remove_if_empty(folders: list[Path]) -> None:
+    for p in folders:
+        try:
+            p.rmdir()  # only an empty folder goes
+        except OSError:
+            return
+
+
+def _download(
+    v: Variant,
+    dest: Path,
+    url: str,
+    sha256: str | None,
+    timeout: float,
+    force: bool,
+    keep_archive: bool,
+    on_bytes: OnBytes | None,
+    track: Track | None,
+) -> Downloaded:
     target = dest / v.target
     if target.exists() and not force:
         try:
