@@ -12,7 +12,7 @@ from camseg_cli.core.data.aug_names import split_sweep
 from camseg_cli.core.data.layouts import READ_LAYOUTS, open_dataset
 from camseg_cli.core.data.samples import SPLITS
 from camseg_cli.core.sizes import parse_size
-from camseg_cli.core.suggest import check_choice, check_folder, check_out
+from camseg_cli.core.suggest import check_choice, check_data_folder, check_out
 
 
 @command("augment-preview")
@@ -40,7 +40,7 @@ def augment_preview_cmd(
     if layout is not None:
         check_choice("--layout", layout, READ_LAYOUTS)
     check_choice("--split", split, SPLITS)
-    check_folder("--data", data)
+    check_data_folder("--data", data)
     if output is None:
         check_out(out)
     else:

@@ -13,8 +13,9 @@ from rich.table import Table
 from camseg_cli.app import command, console, print_json
 from camseg_cli.core.data.layouts import READ_LAYOUTS
 from camseg_cli.core.data.samples import SPLITS
+from camseg_cli.core.data.splits import SPLIT_BY
 from camseg_cli.core.files import fmt_number
-from camseg_cli.core.suggest import check_choice, check_device, check_file, check_folder, check_out
+from camseg_cli.core.suggest import check_choice, check_data_folder, check_device, check_file, check_out
 from camseg_cli.options import SPLIT_BY_AS_TRAINED, TEST_SEQUENCES, VAL_SEQUENCES
 from camseg_cli.progress import Reporter
 
@@ -99,7 +100,13 @@ def class_table(c: Comparison) -> Table:
 
 
 def _check_cheap(
-    checkpoints: list[Path], data: Path | None, split: str, layout: str | None, device: str, out: Path
+    checkpoints: list[Path],
+    data: Path | None,
+    split: str,
+    layout: str | None,
+    split_by: str | None,
+    device: str,
+    out: Path,
 ) -> None:
     """Names, files and folders, checked before torch loads (a checkpoint given twice is compared with
     itself, a sanity check that must come out within noise)."""
@@ -109,8 +116,10 @@ def _check_cheap(
     if layout is not None:
         check_choice("--layout", layout, READ_LAYOUTS)
     if data is not None:
-        check_folder("--data", data)
+        check_data_folder("--data", data)
     check_device(device)
+    if split_by is not None:
+        check_choice("--split-by", split_by, SPLIT_BY)
     check_out(out)
 
 
@@ -191,7 +200,7 @@ def compare_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Rank runs by mIoU with CIs, test each against a baseline (paired bootstrap), write a report."""
-    _check_cheap(checkpoints, data, split, layout, device, out)
+    _check_cheap(checkpoints, data, split, layout, split_by, device, out)
     from camseg_cli.core.evaluation.compare import compare, gather
     from camseg_cli.core.evaluation.report import write_report
     from camseg_cli.core.model.device import resolve_device

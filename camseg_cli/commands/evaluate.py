@@ -14,8 +14,9 @@ from camseg_cli.app import command, console, print_json
 from camseg_cli.core.choices import CACHE_MODES, VOID_TAG
 from camseg_cli.core.data.layouts import READ_LAYOUTS
 from camseg_cli.core.data.samples import SPLITS
+from camseg_cli.core.data.splits import SPLIT_BY
 from camseg_cli.core.files import fmt_number, make_folder
-from camseg_cli.core.suggest import check_choice, check_device, check_file, check_folder, check_out
+from camseg_cli.core.suggest import check_choice, check_data_folder, check_device, check_file, check_out
 from camseg_cli.options import CACHE, SPLIT_BY_AS_TRAINED, TEST_SEQUENCES, VAL_SEQUENCES
 from camseg_cli.progress import Reporter
 
@@ -115,8 +116,10 @@ def evaluate_cmd(
     if layout is not None:
         check_choice("--layout", layout, READ_LAYOUTS)
     check_choice("--cache", cache, CACHE_MODES)
+    if split_by is not None:
+        check_choice("--split-by", split_by, SPLIT_BY)
     if data is not None:
-        check_folder("--data", data)
+        check_data_folder("--data", data)
     check_device(device)
     check_out(out)
     from camseg_cli.core.evaluation.evaluate import evaluate_checkpoint, write_reports

@@ -15,7 +15,7 @@ from camseg_cli.core.data.class_weights import class_weights
 from camseg_cli.core.data.layouts import READ_LAYOUTS, open_dataset
 from camseg_cli.core.data.samples import DatasetInfo
 from camseg_cli.core.files import save_figure, write_csv
-from camseg_cli.core.suggest import check_choice, check_folder, check_out
+from camseg_cli.core.suggest import check_choice, check_data_folder, check_out
 from camseg_cli.progress import Reporter
 
 if TYPE_CHECKING:  # pandas and core.stats load when the command runs, not with `camseg --help`
@@ -139,7 +139,7 @@ def stats_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Class pixel counts and frequencies per split, class weights, and a dark-image report."""
-    check_folder("--data", data)
+    check_data_folder("--data", data)
     check_out(out)
     if layout is not None:
         check_choice("--layout", layout, READ_LAYOUTS)

@@ -21,7 +21,7 @@ from camseg_cli.core.data.layouts import READ_LAYOUTS, open_dataset
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.model.device import default_train_workers
 from camseg_cli.core.sizes import parse_size
-from camseg_cli.core.suggest import check_device, check_folder, check_out, did_you_mean
+from camseg_cli.core.suggest import check_data_folder, check_device, check_out, did_you_mean
 from camseg_cli.options import CACHE, TEST_SEQUENCES, VAL_SEQUENCES
 from camseg_cli.progress import TrainProgress
 
@@ -259,7 +259,7 @@ def _check_cheap(fields: dict, resume: bool) -> None:
                 "pass --data DIR (a CamVid-like dataset folder, or make one with `camseg synth`)"
             )
         return
-    check_folder("--data", fields["data"])
+    check_data_folder("--data", fields["data"])
     fields["data"] = str(Path(fields["data"]).resolve())
 
 

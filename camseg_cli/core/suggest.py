@@ -56,11 +56,11 @@ def check_device(name: str | None) -> None:
     )
 
 
-def check_folder(flag: str, path: str | Path) -> None:
-    """An input folder (--data) that must exist."""
+def check_data_folder(flag: str, path: str | Path) -> None:
+    """A dataset folder (--data) that must exist."""
     p = Path(path)
     if not p.exists():
-        raise CamsegError(f"{p}: no such folder ({flag})")
+        raise CamsegError(f"{p}: dataset folder not found ({flag})")
     if not p.is_dir():
         raise CamsegError(f"{p}: not a folder ({flag})")
 
