@@ -9,7 +9,7 @@ import typer
 from camseg_cli.app import command, console
 from camseg_cli.core.choices import EXPORT_FORMATS
 from camseg_cli.core.sizes import parse_size
-from camseg_cli.core.suggest import check_choice, check_file
+from camseg_cli.core.suggest import check_choice, check_file, check_out
 
 
 @command("export")
@@ -27,6 +27,8 @@ def export_cmd(
     """Export the model for deployment: a normalised NCHW float batch in, per-class logits out."""
     check_file(checkpoint)  # names and files before torch loads
     check_choice("--format", fmt, EXPORT_FORMATS)
+    if output is None:
+        check_out(out)
     from camseg_cli.core.model.export import export_checkpoint
 
     hw = parse_size(size) if size else None

@@ -250,7 +250,7 @@ def _check_cheap(fields: dict, resume: bool) -> None:
     weights = fields["weights"]
     if weights not in WEIGHTS and not Path(weights).is_file() and not resume:
         raise CamsegError(
-            f"--weights {weights!r}: not {', '.join(WEIGHTS)} nor a weights file"
+            f"--weights {weights}: not {', '.join(WEIGHTS)}, nor an existing file"
             + did_you_mean(weights, WEIGHTS)
         )
     if not fields["data"]:
