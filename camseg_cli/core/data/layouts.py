@@ -10,12 +10,17 @@ import numpy as np
 
 from camseg_cli.core.data import splits as seqs
 from camseg_cli.core.data.classes import ClassMap, preset, read_class_dict, read_codes, read_label_colors
+from camseg_cli.core.data.layouts_cityscapes import (
+    CS_LAYOUTS,
+    detect_cityscapes_family,
+    open_cityscapes_family,
+)
 from camseg_cli.core.data.samples import SPLITS, DatasetInfo, SampleRef, image_exts, read_sample
 from camseg_cli.core.errors import CamsegError
 
 LAYOUTS = ("rgb", "index", "fastai")  # the layouts camseg also writes (camseg synth)
 # Read only: the original CamVid release (701_StillsRaw_full/, LabeledApproved_full/*_L.png).
-READ_LAYOUTS = (*LAYOUTS, "original")
+READ_LAYOUTS = (*LAYOUTS, "original", *CS_LAYOUTS)
 STILLS, LABELED = "701_StillsRaw_full", "LabeledApproved_full"
 
 
@@ -27,6 +32,9 @@ def detect_layout(root: Path) -> str:
     root = Path(root)
     if not root.is_dir():
         raise CamsegError(f"{root}: dataset folder not found")
+    found = detect_cityscapes_family(root)  # first: bdd100k has images/ + labels/ as fastai does
+    if found:
+        return found
     if (root / STILLS).is_dir() and (root / LABELED).is_dir():
         return "original"
     if (root / "images").is_dir() and (root / "labels").is_dir():
@@ -40,7 +48,9 @@ def detect_layout(root: Path) -> str:
     raise CamsegError(
         f"{root}: no known dataset layout — expected train/ + train_labels/ + class_dict.csv (rgb), "
         "train/ + trainannot/ (index), images/ + labels/ + codes.txt (fastai) or "
-        f"{STILLS}/ + {LABELED}/ (original CamVid)"
+        f"{STILLS}/ + {LABELED}/ (original CamVid), or a Cityscapes / ACDC / KITTI / BDD100K folder "
+        "(leftImg8bit/ + gtFine/, rgb_anon/ + gt/, training/image_2/ + training/semantic/, images/10k/ + "
+        "labels/sem_seg/)"
     )
 
 
@@ -150,12 +160,13 @@ def open_dataset(
     split_by: str | None = None,
     val_sequences: str | Sequence[str] | None = None,
     test_sequences: str | Sequence[str] | None = None,
+    conditions: str | Sequence[str] | None = None,
 ) -> DatasetInfo:
     """Read a dataset folder: detect (or check) its layout, its classes and its splits.
 
     split_by="sequence" rebuilds train/val/test from whole sequences (see core.splits), holding out
     val_sequences / test_sequences ("0016E5,Seq05VD" or a list; None: the default); None or "dataset"
-    keeps the dataset's own split.
+    keeps the dataset's own split. conditions selects ACDC conditions ("fog,night"; None: all).
     """
     root = Path(root)
     if split_by not in (None, *seqs.SPLIT_BY):
@@ -168,6 +179,11 @@ def open_dataset(
         raise CamsegError(f"unknown layout {layout!r} — choose one of {', '.join(READ_LAYOUTS)}")
     if not root.is_dir():
         raise CamsegError(f"{root}: dataset folder not found")
+    if layout in CS_LAYOUTS or conditions:
+        info = open_cityscapes_family(root, layout, conditions)
+        if not any(info.splits.values()):
+            raise CamsegError(f"{root}: no labelled images found in any split of the {layout} layout")
+        return seqs.split_by_sequence(info, val_sequences, test_sequences) if split_by == "sequence" else info
     classes = _classes_for(root, layout)
     if layout == "fastai":
         splits = _fastai_splits(root)

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from camseg_cli.core.data.cityscapes_labels import decode_ids
 from camseg_cli.core.data.classes import ClassMap
 from camseg_cli.core.data.labels import check_index_mask, decode_rgb_mask
 from camseg_cli.core.errors import CamsegError
@@ -28,7 +29,9 @@ class SampleRef:
     name: str
     image: Path
     mask: Path
-    kind: str  # "rgb" or "index"
+    kind: str  # "rgb", "index", or Cityscapes "labelid" / "trainid" (see cityscapes_labels)
+    sequence: str | None = None  # the drive it belongs to, where the layout knows (else from the name)
+    condition: str | None = None  # ACDC's fog / night / rain / snow
 
 
 @dataclass(frozen=True)
@@ -39,11 +42,14 @@ class DatasetInfo:
     layout: str
     classes: ClassMap
     splits: dict[str, list[SampleRef]] = field(default_factory=dict)
+    unlabelled: dict[str, str] = field(default_factory=dict)  # split -> why it has no labels
 
     def samples(self, split: str) -> list[SampleRef]:
         if split not in SPLITS:
             raise CamsegError(f"unknown split {split!r} — choose one of {', '.join(SPLITS)}")
         refs = self.splits.get(split, [])
+        if not refs and split in self.unlabelled:
+            raise CamsegError(f"{self.root}: split {split!r} has no labels — {self.unlabelled[split]}")
         if not refs:
             raise CamsegError(f"{self.root}: split {split!r} is empty — no images found for it")
         return refs
@@ -143,6 +149,8 @@ def _mask_array(img: Image.Image, ref: SampleRef, classes: ClassMap) -> np.ndarr
         return decode_rgb_mask(np.asarray(img.convert("RGB")), classes, str(ref.mask))
     if img.mode not in ("L", "P", "I", "I;16"):
         raise CamsegError(f"{ref.mask}: index mask has mode {img.mode}; expected a single-channel image")
+    if ref.kind in ("labelid", "trainid"):
+        return decode_ids(np.asarray(img), ref.kind, str(ref.mask))
     return check_index_mask(np.asarray(img), classes, str(ref.mask))
 
 

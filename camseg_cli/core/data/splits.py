@@ -48,6 +48,12 @@ def sequence_of(name: str) -> str:
     return re.sub(r"[\W\d_]+$", "", stem) or stem
 
 
+def ref_sequence(ref: Any) -> str:
+    """Sequence of a sample: the one its layout recorded (ACDC's folder, Cityscapes' city_seq), else
+    sequence_of its name."""
+    return getattr(ref, "sequence", None) or sequence_of(ref.name)
+
+
 def parse_sequences(value: str | Sequence[str] | None) -> tuple[str, ...] | None:
     """'0016E5,Seq05VD' or a list -> tuple of names; None or empty -> None (use the default)."""
     if value is None:
@@ -60,7 +66,7 @@ def parse_sequences(value: str | Sequence[str] | None) -> tuple[str, ...] | None
 def sequence_counts(refs: Iterable[Any]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for r in refs:
-        seq = sequence_of(r.name)
+        seq = ref_sequence(r)
         counts[seq] = counts.get(seq, 0) + 1
     return counts
 
@@ -122,7 +128,7 @@ def regroup(refs: Iterable[R], plan: dict[str, list[str]]) -> dict[str, list[R]]
     where = {seq: split for split, seqs in plan.items() for seq in seqs}
     out: dict[str, list[R]] = {split: [] for split in plan}
     for r in refs:
-        out[where[sequence_of(r.name)]].append(r)  # type: ignore[attr-defined]
+        out[where[ref_sequence(r)]].append(r)  # type: ignore[attr-defined]
     return {s: sorted(v, key=lambda r: r.name) for s, v in out.items()}  # type: ignore[attr-defined]
 
 

@@ -15,12 +15,13 @@ from PIL import Image
 from camseg_cli.core.data.classes import ClassMap
 from camseg_cli.core.errors import CamsegError
 
-# Scene roles and the class names each may take, first match wins (camvid32 names, then camvid11).
+# Scene roles and the class names each may take, first match wins (camvid32, camvid11, Cityscapes names).
 ROLES: dict[str, tuple[str, ...]] = {
     "sky": ("Sky",), "building": ("Building",), "road": ("Road",), "sidewalk": ("Sidewalk", "Pavement"),
-    "lane": ("LaneMkgsDriv", "Road"), "tree": ("Tree",), "pole": ("Column_Pole", "Pole"),
-    "sign": ("SignSymbol",), "light": ("TrafficLight", "SignSymbol"), "fence": ("Fence",), "car": ("Car",),
-    "pedestrian": ("Pedestrian",), "bicyclist": ("Bicyclist",), "void": ("Void",),
+    "lane": ("LaneMkgsDriv", "Road"), "tree": ("Tree", "vegetation"), "pole": ("Column_Pole", "Pole"),
+    "sign": ("SignSymbol", "traffic sign"), "light": ("TrafficLight", "SignSymbol", "traffic light"),
+    "fence": ("Fence",), "car": ("Car",), "pedestrian": ("Pedestrian", "person"),
+    "bicyclist": ("Bicyclist", "rider"), "void": ("Void",),
 }  # fmt: skip
 SKY, BUILDING, ROAD, SIDEWALK, LANE, TREE, POLE, SIGN, LIGHT, FENCE, CAR, PED, BIKE, VOID = range(len(ROLES))
 # Base colour and texture (noise std: fine grain, blotches) per role; each image jitters the colours.
