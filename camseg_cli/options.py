@@ -17,3 +17,14 @@ CACHE = typer.Option(
     help="Decoded samples: none (read every time), ram (this process) or disk (OUT/cache/, reused while "
     "the files are unchanged).",
 )
+CONDITION = typer.Option(
+    None,
+    "--condition",
+    help="ACDC: conditions to score, e.g. night or fog,night (default all; each reported).",
+)
+CLASS_MAP = typer.Option(
+    None,
+    "--class-map",
+    help="CSV from,to mapping the dataset's classes onto the checkpoint's (unmapped: void), or a shipped "
+    "map: camvid11_to_cityscapes19, cityscapes19_to_camvid11. Default: classes matched by name.",
+)

@@ -17,7 +17,7 @@ from camseg_cli.core.data.samples import SPLITS
 from camseg_cli.core.data.splits import SPLIT_BY
 from camseg_cli.core.files import fmt_number, make_folder
 from camseg_cli.core.suggest import check_choice, check_data_folder, check_device, check_file, check_out
-from camseg_cli.options import CACHE, SPLIT_BY_AS_TRAINED, TEST_SEQUENCES, VAL_SEQUENCES
+from camseg_cli.options import CACHE, CLASS_MAP, CONDITION, SPLIT_BY_AS_TRAINED, TEST_SEQUENCES, VAL_SEQUENCES
 from camseg_cli.progress import Reporter
 
 if TYPE_CHECKING:  # torch loads when the command runs, not with `camseg --help`
@@ -77,6 +77,16 @@ def summary_lines(result: EvalResult) -> list[str]:
         f"{result.num_images} images in {result.seconds:.1f}s"
         + (f", bootstrap {result.bootstrap} resamples (seed {result.seed})" if result.bootstrap else ""),
         *unlabelled,
+        *condition_lines(result),
+    ]
+
+
+def condition_lines(result: EvalResult) -> list[str]:
+    """One line per ACDC condition: its images, mIoU and pixel accuracy."""
+    return [
+        f"  {cond}: mIoU {fmt_number(c['miou'])}, pixel accuracy {fmt_number(c['pixel_acc'])} "
+        f"({c['images']} images)"
+        for cond, c in result.by_condition().items()
     ]
 
 
@@ -106,6 +116,8 @@ def evaluate_cmd(
         False, "--skip-bad", help="Leave out (and list) unreadable samples instead of stopping."
     ),
     cache: str = CACHE,
+    condition: str = CONDITION,
+    class_map: str = CLASS_MAP,
     out: Path = typer.Option(Path("out"), "--out", "-o", help="Output folder; reports go to OUT/eval/."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object to stdout instead of tables."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
@@ -144,6 +156,8 @@ def evaluate_cmd(
             skip_bad=skip_bad,
             cache=cache,
             cache_dir=out / "cache",
+            conditions=condition,
+            class_map=class_map,
         )
     paths = write_reports(result, out)
     if as_json:

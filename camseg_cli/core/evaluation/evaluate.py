@@ -15,13 +15,14 @@ from camseg_cli.core.data.cache import check_cache, sample_dataset
 from camseg_cli.core.data.classes import ClassMap
 from camseg_cli.core.data.layouts import open_dataset
 from camseg_cli.core.data.readahead import ReadAhead
+from camseg_cli.core.data.remap import Remapped, lut_by_name, lut_from_file
 from camseg_cli.core.data.samples import DatasetInfo
 from camseg_cli.core.data.tensors import EvalTransform, collate_eval
 from camseg_cli.core.data.validate import usable_samples
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.evaluation.bootstrap import bootstrap_ci
 from camseg_cli.core.evaluation.loop import evaluate_loader
-from camseg_cli.core.evaluation.results import EvalResult, report_stem, save_cache, stamp
+from camseg_cli.core.evaluation.results import EvalResult, map_stamp, report_stem, save_cache, stamp
 from camseg_cli.core.files import pyplot, save_figure, write_csv, write_json
 from camseg_cli.core.model.checkpoint import load_checkpoint, run_name
 from camseg_cli.core.model.device import default_batch_size, default_workers, resolve_device
@@ -47,7 +48,7 @@ def check_classes(dataset: ClassMap, checkpoint: ClassMap, data: Path | str, ckp
     )
     raise CamsegError(
         f"classes of dataset {data} do not match checkpoint {ckpt}: dataset has {show(dataset)}, "
-        f"checkpoint has {show(checkpoint)}{where} — evaluate on the dataset the model was trained for"
+        f"checkpoint has {show(checkpoint)}{where} — evaluate on the dataset the model was trained for, or map its classes with --class-map FILE"
     )
 
 
@@ -56,9 +57,10 @@ def split_settings(
     split_by: str | None = None,
     val_sequences: str | None = None,
     test_sequences: str | None = None,
+    conditions: str | None = None,
 ) -> dict[str, Any]:
     """--split-by and its sequences as given, else as the checkpoint was trained (so a model trained
-    on a sequence split is scored on the same held-out sequences)."""
+    on a sequence split is scored on the same held-out sequences); ACDC's --condition when given."""
     cfg = ckpt.get("config") or {}
     if split_by is None:
         split_by = cfg.get("split_by") or "dataset"
@@ -67,13 +69,35 @@ def split_settings(
             test_sequences = test_sequences or cfg.get("test_sequences")
     if split_by != "sequence":
         val_sequences = test_sequences = None
-    return {"split_by": split_by, "val_sequences": val_sequences, "test_sequences": test_sequences}
+    out = {"split_by": split_by, "val_sequences": val_sequences, "test_sequences": test_sequences}
+    return out | ({"conditions": conditions} if conditions else {})
+
+
+def class_lut(
+    info: DatasetInfo, ckpt: dict[str, Any], class_map: Path | str | None = None
+) -> np.ndarray | None:
+    """Dataset class index -> checkpoint class index: None when the classes are the same; by name when the
+    dataset's classes are all the checkpoint's (Cityscapes -> ACDC, KITTI, BDD100K); else --class-map."""
+    target: ClassMap = ckpt["classes_map"]
+    if class_map is not None:
+        return lut_from_file(info.classes, target, class_map)
+    if info.classes.names == target.names and info.classes.void == target.void:
+        return None
+    lut = lut_by_name(info.classes, target)
+    if lut is None:
+        check_classes(info.classes, target, info.root, ckpt.get("path", "checkpoint"))
+    return lut
 
 
 def resolve_dataset(
-    ckpt: dict[str, Any], data: Path | str | None, layout: str | None, settings: dict[str, Any] | None = None
+    ckpt: dict[str, Any],
+    data: Path | str | None,
+    layout: str | None,
+    settings: dict[str, Any] | None = None,
+    class_map: Path | str | None = None,
 ) -> DatasetInfo:
-    """--data if given, else the dataset path recorded in the checkpoint; its classes must match."""
+    """--data if given, else the dataset path recorded in the checkpoint; its classes must match (by name
+    or through --class-map)."""
     where = ckpt.get("path", "checkpoint")
     if data is None:
         data, layout = ckpt.get("data"), layout or ckpt.get("layout")
@@ -82,7 +106,7 @@ def resolve_dataset(
         if not Path(data).is_dir():
             raise CamsegError(f"{where}: its dataset {data} is not there (moved?) — pass --data DIR")
     info = open_dataset(data, layout, **(settings or {}))
-    check_classes(info.classes, ckpt["classes_map"], info.root, where)
+    class_lut(info, ckpt, class_map)  # classes that do not match (by name or the map) stop here
     return info
 
 
@@ -103,6 +127,8 @@ def evaluate_checkpoint(
     skip_bad: bool = False,
     cache: str = "none",
     cache_dir: Path | str = Path("out") / "cache",
+    conditions: str | None = None,
+    class_map: Path | str | None = None,
 ) -> EvalResult:
     """Evaluate one checkpoint on one split at each label's own resolution.
 
@@ -121,6 +147,8 @@ def evaluate_checkpoint(
         skip_bad: leave out (and log) samples that cannot be read instead of stopping at the first.
         cache: none, ram (decode the split up front, this process only) or disk (a memory-mapped copy
             of the decoded split under cache_dir, reused by later evaluations while the files are unchanged).
+        conditions: ACDC conditions to score ("fog,night"; default all); scores are kept per condition.
+        class_map: a from,to CSV (or shipped map name) mapping the dataset's classes onto the checkpoint's.
     """
     if batch_size is not None and batch_size < 1:
         raise CamsegError(f"--batch-size must be at least 1, got {batch_size}")
@@ -128,14 +156,16 @@ def evaluate_checkpoint(
     dev = resolve_device(device)
     batch_size = batch_size or default_batch_size(dev)
     ckpt = load_checkpoint(ckpt_path)
-    settings = split_settings(ckpt, split_by, val_sequences, test_sequences)
-    info = resolve_dataset(ckpt, data, layout, settings)
+    settings = split_settings(ckpt, split_by, val_sequences, test_sequences, conditions)
+    info = resolve_dataset(ckpt, data, layout, settings, class_map)
+    lut = class_lut(info, ckpt, class_map)
     every = refs = info.samples(split)
     if skip_bad:
         refs = usable_samples(refs, info.classes, split)
     skipped = sorted({r.name for r in every} - {r.name for r in refs})
     classes: ClassMap = ckpt["classes_map"]
     transform = EvalTransform(ckpt["image_size"])
+    transform = transform if lut is None else Remapped(lut, transform)
     dataset = sample_dataset(refs, info.classes, transform, cache, cache_dir)
     workers = default_workers(dev) if workers is None else workers
     loader = DataLoader(
@@ -170,7 +200,8 @@ def evaluate_checkpoint(
         bootstrap=bootstrap,
         seed=seed,
         seconds=seconds,
-        stamp=stamp(ckpt_path, every, info.layout, skipped) | {"split": settings},
+        stamp=stamp(ckpt_path, every, info.layout, skipped) | {"split": settings} | map_stamp(class_map),
+        conditions=[r.condition for r in refs] if any(r.condition for r in refs) else None,
     )
 
 

@@ -21,6 +21,7 @@ import torch
 
 from camseg_cli.core.data.classes import ClassMap
 from camseg_cli.core.data.layouts import open_dataset
+from camseg_cli.core.data.remap import class_map_path
 from camseg_cli.core.data.samples import SampleRef
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.evaluation.metrics import Scores, scores_from_matrix
@@ -46,6 +47,7 @@ class EvalResult:
     seed: int = 0
     seconds: float = float("nan")
     stamp: dict[str, Any] = field(default_factory=dict)  # checkpoint size / mtime: is a cache stale?
+    conditions: list[str] | None = None  # per image: ACDC's condition (fog, night, rain, snow), if any
 
     @cached_property
     def mat(self) -> np.ndarray:
@@ -90,6 +92,21 @@ class EvalResult:
         """Classes predicted on some pixels but never in this split's labels (IoU 0, in the mean)."""
         return [self.classes.names[i] for i in self.scores.unlabelled]
 
+    def condition_masks(self) -> dict[str, np.ndarray]:
+        """{condition: boolean mask over the images}, in name order; empty without conditions."""
+        if not self.conditions:
+            return {}
+        conds = np.asarray(self.conditions)
+        return {c: conds == c for c in sorted(set(self.conditions))}
+
+    def by_condition(self) -> dict[str, dict[str, Any]]:
+        """mIoU and pixel accuracy of each condition's images (ACDC), from their summed matrices."""
+        out = {}
+        for cond, keep in self.condition_masks().items():
+            s = scores_from_matrix(torch.from_numpy(self.per_image[keep].sum(0)), self.classes.void)
+            out[cond] = {"images": int(keep.sum()), "miou": s.miou, "pixel_acc": s.pixel_acc}
+        return out
+
     def to_json(self) -> dict[str, Any]:
         s = self.scores
         return {
@@ -110,7 +127,7 @@ class EvalResult:
             "seconds": self.seconds,
             "per_class": {r["class"]: {k: v for k, v in r.items() if k != "class"} for r in self.per_class()},
             "void": self.void_report(),
-        }
+        } | ({"conditions": self.by_condition()} if self.conditions else {})
 
 
 def file_sha256(path: Path | str) -> str:
@@ -130,6 +147,11 @@ def data_fingerprint(refs: Sequence[SampleRef]) -> str:
             st = p.stat()
             h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns};".encode())
     return h.hexdigest()
+
+
+def map_stamp(class_map: Path | str | None) -> dict[str, Any]:
+    """What a --class-map adds to a cache key: the map file's content hash (nothing without one)."""
+    return {"class_map": file_sha256(class_map_path(class_map))} if class_map is not None else {}
 
 
 def stamp(
@@ -169,6 +191,8 @@ def save_cache(result: EvalResult, path: Path | str) -> Path:
         "image_names": np.asarray(result.image_names, dtype=np.str_),
         "meta": np.asarray(to_json(_meta(result))),
     }
+    if result.conditions:
+        arrays["conditions"] = np.asarray(result.conditions, dtype=np.str_)
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:  # a file object, so numpy does not append .npz to the temp name
@@ -184,6 +208,7 @@ def load_cache(path: Path | str) -> EvalResult:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
             per_image, ignored, names = z["per_image"], z["ignored"], [str(s) for s in z["image_names"]]
+            conditions = [str(s) for s in z["conditions"]] if "conditions" in z.files else None
     except (OSError, ValueError, KeyError, json.JSONDecodeError) as e:
         raise CamsegError(
             f"{path}: not a readable camseg evaluation cache ({e.__class__.__name__}: {e})"
@@ -211,6 +236,7 @@ def load_cache(path: Path | str) -> EvalResult:
         seed=meta["seed"],
         seconds=math.nan if meta["seconds"] is None else meta["seconds"],
         stamp=meta["stamp"],
+        conditions=conditions,
     )
 
 
@@ -222,6 +248,7 @@ def cached_result(
     data: Path | str | None = None,
     settings: dict[str, Any] | None = None,
     layout: str | None = None,
+    class_map: Path | str | None = None,
 ) -> EvalResult | None:
     """The cached evaluation of this checkpoint's content on the same split files, or None if stale.
 
@@ -244,10 +271,13 @@ def cached_result(
     cached_layout = result.stamp.get("layout")
     if layout is not None and layout != cached_layout:
         return None
+    mapped = map_stamp(class_map)
+    if result.stamp.get("class_map") != mapped.get("class_map"):  # scored through another map (or none)
+        return None
     try:  # a retrained checkpoint or changed data means a new evaluation
         refs = open_dataset(result.data, cached_layout, **cached_settings).samples(split)
         now = stamp(ckpt_path, refs, cached_layout, result.stamp.get("skipped", []))
-        if result.stamp != now | {"split": cached_settings}:
+        if result.stamp != now | {"split": cached_settings} | mapped:
             return None
     except (CamsegError, OSError):
         return None
