@@ -16,7 +16,7 @@ from camseg_cli.core.data.samples import SPLITS
 from camseg_cli.core.data.splits import SPLIT_BY
 from camseg_cli.core.files import fmt_number
 from camseg_cli.core.suggest import check_choice, check_data_folder, check_device, check_file, check_out
-from camseg_cli.options import SPLIT_BY_AS_TRAINED, TEST_SEQUENCES, VAL_SEQUENCES
+from camseg_cli.options import CLASS_MAP, CONDITION, SPLIT_BY_AS_TRAINED, TEST_SEQUENCES, VAL_SEQUENCES
 from camseg_cli.progress import Reporter
 
 if TYPE_CHECKING:  # torch and pandas load when the command runs, not with `camseg --help`
@@ -80,6 +80,19 @@ def ranking_table(c: Comparison) -> Table:
         )
     if c.results.still_improving.any():
         table.caption = "epochs ↑: best epoch = last epoch, still improving"
+    return table
+
+
+def condition_table(c: Comparison) -> Table:
+    """One row per (ACDC condition, arm): the arm test on that condition's images alone."""
+    table = Table(title=f"arms per condition on {c.split} — baseline arm {c.baseline_arm.name}")
+    for col in ("condition", "images", "arm", "Δ mIoU", "Δ 95% CI", "p", "Holm p"):
+        table.add_column(col, justify="left" if col in ("condition", "arm", "Δ 95% CI") else "right")
+    for row in c.conditions:
+        ci = f"{fmt_number(row['ci'][0], 4)} to {fmt_number(row['ci'][1], 4)}"
+        holm = "" if row["p_holm"] is None else fmt_number(row["p_holm"], 3)
+        cells = [str(row["images"]), row["arm"], f"{row['delta']:+.4f}", ci, fmt_number(row["p_value"], 3)]
+        table.add_row(row["condition"], *cells, holm)
     return table
 
 
@@ -185,6 +198,8 @@ def compare_cmd(
     split_by: str = SPLIT_BY_AS_TRAINED,
     val_sequences: str = VAL_SEQUENCES,
     test_sequences: str = TEST_SEQUENCES,
+    condition: str = CONDITION,
+    class_map: str = CLASS_MAP,
     samples: int = typer.Option(6, "--samples", help="Test images in samples.png (0: none)."),
     skip_bad: bool = typer.Option(
         False, "--skip-bad", help="Leave out (and list) unreadable samples instead of stopping."
@@ -223,6 +238,8 @@ def compare_cmd(
             split_by=split_by,
             val_sequences=val_sequences,
             test_sequences=test_sequences,
+            conditions=condition,
+            class_map=class_map,
         )
     comparison = compare(runs, baseline, bootstrap, seed, block, min_effect)
     reused = sum(r.cached for r in runs)
@@ -248,6 +265,8 @@ def compare_cmd(
         console.print(f"power — {escape(line)}", highlight=False)
     for note in comparison.notes:
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+    if comparison.conditions:
+        console.print(condition_table(comparison))
     console.print(ranking_table(comparison))
     for r in comparison.results.itertuples():
         if r.never_labelled:

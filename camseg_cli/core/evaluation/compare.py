@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from camseg_cli.core.evaluation.bootstrap import (
     draw_test,
     resampled_scores,
 )
+from camseg_cli.core.evaluation.conditions import condition_tests
 from camseg_cli.core.evaluation.evaluate import evaluate_checkpoint, split_settings, write_reports
 from camseg_cli.core.evaluation.results import EvalResult, cached_result
 from camseg_cli.core.model.checkpoint import load_checkpoint, run_name
@@ -118,15 +119,19 @@ def gather(
     split_by: str | None = None,
     val_sequences: str | None = None,
     test_sequences: str | None = None,
+    conditions: str | None = None,
+    class_map: Path | str | None = None,
     **eval_kwargs: Any,
 ) -> list[Run]:
     """Evaluate each checkpoint (or reuse its cached evaluation) on the same split and images.
 
     The split definition (--split-by and its sequences) defaults to the one each run was trained with.
+    `data` may be another dataset than the runs were trained on: classes matched by name or `class_map`.
     """
     if len(paths) < 1:
         raise CamsegError("compare needs at least one checkpoint")
     split_args = {"split_by": split_by, "val_sequences": val_sequences, "test_sequences": test_sequences}
+    split_args |= {"conditions": conditions}
     metas = [(Path(p), _metadata(Path(p), split_args)) for p in paths]
     first_path, first = metas[0]
     seen: dict[str, Path] = {}
@@ -143,10 +148,14 @@ def gather(
     runs = []
     for path, meta in metas:
         settings = meta.pop("settings")
-        result = cached_result(path, meta["name"], split, out, data, settings, eval_kwargs.get("layout"))
+        result = cached_result(
+            path, meta["name"], split, out, data, settings, eval_kwargs.get("layout"), class_map
+        )
         cached = result is not None
         if result is None:
-            result = evaluate_checkpoint(path, data=data, split=split, **settings, **eval_kwargs)
+            result = evaluate_checkpoint(
+                path, data=data, split=split, **settings, class_map=class_map, **eval_kwargs
+            )
             result.run = meta["name"]
             write_reports(result, out)
         meta.pop("classes")
@@ -276,6 +285,7 @@ class Comparison:
     baseline_arm: Arm
     power: list[str]
     notes: list[str]
+    conditions: list[dict[str, Any]] = field(default_factory=list)  # per ACDC condition: arm tests
 
     def to_json(self) -> dict[str, Any]:
         rows = []
@@ -309,7 +319,7 @@ class Comparison:
             "arms": arms_json(self.arms),
             "power": self.power,
             "notes": self.notes,
-        }
+        } | ({"conditions": self.conditions} if self.conditions else {})
 
 
 def compare(
@@ -343,4 +353,5 @@ def compare(
         baseline_arm=base_arm,
         power=power_lines(judged),
         notes=study_notes(split, arms, runs),
+        conditions=condition_tests(arms, base_arm, reps, seed, block),
     )

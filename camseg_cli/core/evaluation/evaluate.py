@@ -48,7 +48,8 @@ def check_classes(dataset: ClassMap, checkpoint: ClassMap, data: Path | str, ckp
     )
     raise CamsegError(
         f"classes of dataset {data} do not match checkpoint {ckpt}: dataset has {show(dataset)}, "
-        f"checkpoint has {show(checkpoint)}{where} — evaluate on the dataset the model was trained for, or map its classes with --class-map FILE"
+        f"checkpoint has {show(checkpoint)}{where} — evaluate on the dataset the model was trained for, "
+        "or map its classes with --class-map FILE"
     )
 
 
