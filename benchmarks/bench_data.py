@@ -1,6 +1,7 @@
 """Data pipeline benchmark: camseg vs the original project's approach, at 720x960 RGB-label data.
 
 Run: python benchmarks/bench_data.py [--json] [--repeat N] [--images N] [--quick]
+     python benchmarks/bench_data.py --cityscapes [bench_cityscapes.py's options]: 1024x2048 instead
 
 Two parts, each beside its baseline measured in the same run:
 - label decoding at 720x960 x 32 classes: camseg's one LUT gather vs the original's per-class maps
@@ -20,6 +21,7 @@ One process, one sample at a time (a DataLoader worker's view): torch and OpenCV
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -230,6 +232,11 @@ def table(pipe: dict) -> str:
 
 
 def main() -> None:
+    if "--cityscapes" in sys.argv[1:]:  # the Cityscapes-scale case lives in its own script
+        import bench_cityscapes
+
+        bench_cityscapes.main([a for a in sys.argv[1:] if a != "--cityscapes"])
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--repeat", type=int, default=9, help="label-decode timings per figure")
