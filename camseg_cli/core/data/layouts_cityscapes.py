@@ -115,7 +115,7 @@ def _kitti(root: Path) -> tuple[dict[str, list[SampleRef]], dict[str, str]]:
         if not mask.is_file():
             raise CamsegError(f"{mask}: ground truth not found (the label file of image {img.name})")
         refs.append(SampleRef(img.stem, img, mask, "labelid", sequence=img.stem.split("_")[0]))
-    one = "KITTI's semantic benchmark labels one split — use --split train (or --split-by sequence)"
+    one = "KITTI's semantic benchmark labels one split, train: use --split train, or --split-by sequence"
     unlabelled = {"val": one, "test": one}
     return {"train": refs}, unlabelled
 
