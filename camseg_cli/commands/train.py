@@ -102,7 +102,7 @@ def _preview(configs: list[TrainConfig], sweep: bool) -> None:
 
     c = configs[0]
     dest = Path(c.out) / "augment-preview.png" if sweep else c.run_dir / "augment-preview.png"
-    info = open_dataset(c.data, c.layout, c.split_by, c.val_sequences, c.test_sequences)
+    info = open_dataset(c.data, c.layout, c.split_by, c.val_sequences, c.test_sequences, c.conditions)
     path = write_preview(dest, info, [x.aug for x in configs], c.size, seed=c.seed)
     console.print(f"augmentation preview: {path}", highlight=False)
 
@@ -119,6 +119,9 @@ def train_cmd(
     ),
     val_sequences: str = VAL_SEQUENCES,
     test_sequences: str = TEST_SEQUENCES,
+    conditions: str = typer.Option(
+        None, "--condition", help="ACDC: train and validate on these conditions only, e.g. night or fog,rain."
+    ),
     skip_bad: bool = typer.Option(
         False, "--skip-bad", help="Leave out (and list) unreadable train/val samples instead of stopping."
     ),

@@ -157,6 +157,8 @@ def evaluate_checkpoint(
     dev = resolve_device(device)
     batch_size = batch_size or default_batch_size(dev)
     ckpt = load_checkpoint(ckpt_path)
+    if conditions is None and data is None:  # its own dataset: the ACDC conditions it was trained on
+        conditions = (ckpt.get("config") or {}).get("conditions")
     settings = split_settings(ckpt, split_by, val_sequences, test_sequences, conditions)
     info = resolve_dataset(ckpt, data, layout, settings, class_map)
     lut = class_lut(info, ckpt, class_map)

@@ -24,6 +24,7 @@ class TrainConfig:
     split_by: str = "dataset"  # or "sequence": whole sequences per split, none in two (core/data/splits.py)
     val_sequences: str | None = None
     test_sequences: str | None = None
+    conditions: str | None = None  # ACDC: train and validate on these conditions only ("night,fog")
     skip_bad: bool = False  # leave out unreadable train/val samples (listed as warnings) instead of stopping
     aug: str = "none"
     arch: str = "resnet50"

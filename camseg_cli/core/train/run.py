@@ -101,8 +101,9 @@ class _Run:
         self.last = read_last(config.last_path) if resume else None
         self.config = config
         self.info: DatasetInfo = open_dataset(
-            config.data, config.layout, config.split_by, config.val_sequences, config.test_sequences
-        )
+            config.data, config.layout, config.split_by, config.val_sequences, config.test_sequences,
+            config.conditions,
+        )  # fmt: skip
         if config.skip_bad:
             self.info = drop_bad(self.info, ("train", "val"))
         self.progress = RunProgress()
