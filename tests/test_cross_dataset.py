@@ -94,6 +94,8 @@ def test_compare_on_acdc_runs_the_arm_test_per_condition(study, tmp_path):
         }
         delta = np.mean([per_seed[f"jitter-s{s}"] - per_seed[f"none-s{s}"] for s in (0, 1)])
         assert rows[cond]["delta"] == pytest.approx(delta, abs=1e-9)
+        arm_mean = np.mean([per_seed[f"jitter-s{s}"] for s in (0, 1)])
+        assert rows[cond]["miou_arm"] == pytest.approx(arm_mean, abs=1e-9)
         assert rows[cond]["images"] == 2 and rows[cond]["paired"]
         assert rows[cond]["p_holm"] is None or rows[cond]["p_holm"] >= rows[cond]["p_value"]
     shown = _ok(*args, "--bootstrap", "200", "--samples", "0")
