@@ -129,6 +129,16 @@ def test_class_map_camvid11_to_cityscapes19_miou_by_hand(study, tmp_path):
     assert got["miou"] == pytest.approx(float(np.mean(ious)), abs=1e-9)
     assert got["per_class"]["sidewalk"]["pixels"] == int(conf[1].sum())
 
+    # compare takes the same map; the evaluation above is reused only through the same map
+    args = ["compare", ckpt, study["out"] / "jitter-s0.pt", "--data", camvid, "--out", tmp_path / "e"]
+    plain = runner.invoke(app, [str(a) for a in args])
+    assert plain.exit_code == 1 and "--class-map" in plain.output
+    mapped = ["--class-map", "camvid11_to_cityscapes19", "--bootstrap", "0", "--samples", "0", "--json"]
+    cmp = json.loads(_ok(*args, *mapped))
+    assert next(r["miou"] for r in cmp["runs"] if r["run"] == "none-s0") == pytest.approx(
+        got["miou"], abs=1e-12
+    )
+
 
 def test_train_on_acdc_conditions_and_evaluate_follows(study, tmp_path):
     out = tmp_path / "out"
