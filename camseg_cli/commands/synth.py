@@ -38,7 +38,7 @@ def synth_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Write a CamVid-like synthetic street-scene dataset (no download needed)."""
-    check_choice("--layout", layout, LAYOUTS)
+    check_choice("--layout", layout, LAYOUTS + CS_LAYOUTS)
     check_choice("--classes", classes, PRESETS)
     hw = parse_size(size)
     if workers is not None and workers < 1:
