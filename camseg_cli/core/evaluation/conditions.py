@@ -28,7 +28,8 @@ def _miou_per_seed(arm: Any, keep: np.ndarray) -> dict:
 
 
 def _test(base: Any, arm: Any, keep: np.ndarray, names: list[str], ignore: int, **kw: Any) -> dict[str, Any]:
-    """The study's arm test on one condition's images: the one place this module calls it."""
+    """The study's arm test on one condition's images: the one place this module calls it. (When
+    study.arm_test takes {seed: score}, pass _miou_per_seed(base, keep) and _miou_per_seed(arm, keep).)"""
     t = arm_test(
         *({r.seed: r.result.per_image[keep] for r in a.runs} for a in (base, arm)), names, ignore, **kw
     )
