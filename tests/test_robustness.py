@@ -412,7 +412,7 @@ def test_evaluate_skip_bad_with_every_sample_bad_is_one_clear_error(flawed, skip
         (["augment-preview", "--data", "{data}", "--aug", "nope", "--out", "{tmp}/p"], "'nope'"),
         (["train", "--data", "{data}", *tiny(arch="vgg")], "--arch 'vgg'"),
         (["train", "--data", "{data}", *tiny(size="0x0")], "must be positive"),
-        (["train", "--data", "{data}", *tiny(epochs="-1")], "--epochs must be at least 1"),
+        (["train", "--data", "{data}", *tiny(epochs="-1")], "--epochs must be a whole number from 1"),
         (["train", "--data", "{data}", *tiny(batch_size="64")], "larger than the 4 training images"),
     ],
     ids=["unknown aug preset", "unknown arch", "size 0x0", "negative epochs", "batch larger than data"],
@@ -513,7 +513,7 @@ BAD_CHECKPOINTS = {
     ),
     "class record that is not a class map": (_with(classes={"names": [1, 2]}), "malformed class map"),
     "class count that does not match its weights": (_five_class_head, "weights do not fit"),
-    "image size that is not HxW": (_with(image_size="big"), "image_size 'big'"),
+    "image size that is not HxW": (_with(image_size="big"), "image_size must be [height, width]"),
 }
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from camseg_cli.app import command, console, err_console
+from camseg_cli.core.checks import check_options
 from camseg_cli.core.choices import AUG_PRESETS
 from camseg_cli.core.data.aug_names import split_sweep
 from camseg_cli.core.data.layouts import READ_LAYOUTS, open_dataset
@@ -37,6 +38,7 @@ def augment_preview_cmd(
 ) -> None:
     """Show what each augmentation preset does: image and mask must still line up in every cell."""
     augs = split_sweep(aug)  # names, split and folder checked before albumentations loads
+    check_options(samples=samples, seed=seed)
     if layout is not None:
         check_choice("--layout", layout, READ_LAYOUTS)
     check_choice("--split", split, SPLITS)

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from camseg_cli.app import command, console, print_json
+from camseg_cli.core.checks import check_options
 from camseg_cli.core.data.layouts import READ_LAYOUTS
 from camseg_cli.core.data.samples import SPLITS
 from camseg_cli.core.data.splits import SPLIT_BY
@@ -224,6 +225,14 @@ def compare_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Rank runs by mIoU with CIs, test each against a baseline (paired bootstrap), write a report."""
+    check_options(
+        bootstrap=bootstrap,
+        block=block,
+        min_effect=min_effect,
+        seed=seed,
+        samples=samples,
+        batch_size=batch_size,
+    )
     _check_cheap(checkpoints, data, split, layout, split_by, device, out)
     from camseg_cli.core.evaluation.compare import compare, gather
     from camseg_cli.core.evaluation.report import write_report

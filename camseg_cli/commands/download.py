@@ -18,6 +18,7 @@ from rich.progress import (
 )
 
 from camseg_cli.app import command, console, err_console, is_interactive
+from camseg_cli.core.checks import check_options
 from camseg_cli.core.data.sources.download import (
     DEFAULT_TIMEOUT,
     VARIANTS,
@@ -129,6 +130,7 @@ def download_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Download real CamVid (fastai or SegNet release), verify and extract it, and check it reads."""
+    check_options(timeout=timeout)
     if dataset.lower() != "camvid":
         raise CamsegError(
             f"unknown dataset {dataset!r} — only camvid can be downloaded{did_you_mean(dataset, ['camvid'])}"

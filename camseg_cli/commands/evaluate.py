@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from camseg_cli.app import command, console, print_json
+from camseg_cli.core.checks import check_options
 from camseg_cli.core.choices import CACHE_MODES, VOID_TAG
 from camseg_cli.core.data.layouts import READ_LAYOUTS
 from camseg_cli.core.data.samples import SPLITS
@@ -123,6 +124,7 @@ def evaluate_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Score a checkpoint on a dataset split at each label's own resolution."""
+    check_options(batch_size=batch_size, workers=workers, bootstrap=bootstrap, seed=seed)
     check_file(checkpoint)  # names, files and folders before torch loads
     check_choice("--split", split, SPLITS)
     if layout is not None:

@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 
 from camseg_cli.app import command, console, err_console
+from camseg_cli.core.checks import check_options
 from camseg_cli.core.choices import PREDICT_OUTPUTS
 from camseg_cli.core.suggest import check_choices, check_device, check_file, check_out
 from camseg_cli.progress import Reporter
@@ -33,6 +34,7 @@ def predict_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Predict segmentation masks at each input image's own resolution."""
+    check_options(alpha=alpha, batch_size=batch_size, workers=workers)
     check_file(checkpoint)  # names and files before torch loads
     check_choices("--save", save, PREDICT_OUTPUTS)
     check_device(device)

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from camseg_cli.app import command, console, print_json
+from camseg_cli.core.checks import check_options
 from camseg_cli.core.choices import DARK_THRESHOLD, VOID_TAG
 from camseg_cli.core.data import splits as core_splits
 from camseg_cli.core.data.class_weights import class_weights
@@ -144,6 +145,7 @@ def stats_cmd(
     if layout is not None:
         check_choice("--layout", layout, READ_LAYOUTS)
     check_choice("--split-by", split_by, core_splits.SPLIT_BY)
+    check_options(dark_threshold=dark_threshold, leakage_threshold=leakage_threshold)
     import pandas as pd
 
     from camseg_cli.core.data import stats as core_stats

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from camseg_cli.app import command, console
+from camseg_cli.core.checks import check_options
 from camseg_cli.core.data.classes import PRESETS
 from camseg_cli.core.data.layouts import LAYOUTS
 from camseg_cli.core.data.layouts_cityscapes import CONDITIONS, CS_LAYOUTS
@@ -40,6 +41,7 @@ def synth_cmd(
     """Write a CamVid-like synthetic street-scene dataset (no download needed)."""
     check_choice("--layout", layout, LAYOUTS + CS_LAYOUTS)
     check_choice("--classes", classes, PRESETS)
+    check_options(images=images, seed=seed, workers=workers)
     hw = parse_size(size)
     if workers is not None and workers < 1:
         raise CamsegError(f"--workers must be at least 1, got {workers}")

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from camseg_cli.app import command, console, err_console
+from camseg_cli.core.checks import check_options, parse_seeds
 from camseg_cli.core.choices import ARCHS, AUG_PRESETS, LOGS, OPTIMIZERS, SCHEDULES, WEIGHTS
 from camseg_cli.core.data.layouts import READ_LAYOUTS, open_dataset
 from camseg_cli.core.errors import CamsegError
@@ -188,12 +189,25 @@ def train_cmd(
     ),
 ) -> None:
     """Train DeepLabV3 on a CamVid-like dataset; the best checkpoint by validation mIoU goes to OUT/RUN.pt."""
+    check_options(  # every number, before torch loads and before any work
+        seed=seed,
+        seeds=parse_seeds(seeds),
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        weight_decay=weight_decay,
+        warmup_epochs=warmup_epochs,
+        accumulate=accumulate,
+        patience=patience,
+        workers=workers,
+    )
+    hw = parse_size(size)
     # Light imports only until every option is checked: a typo answers before torch loads.
     from camseg_cli.core.train.config import TrainConfig, default_lr
     from camseg_cli.core.train.config_file import read_config_file
 
     fields = {k: v for k, v in ctx.params.items() if k in {f.name for f in dataclasses.fields(TrainConfig)}}
-    fields["size"] = parse_size(size)
+    fields["size"] = hw
     if config is not None:  # the file's settings, under the flags given on the command line
         fields, sweep, seeds = _with_file(ctx, read_config_file(config), fields, sweep, seeds)
     _check_cheap(fields, resume)
@@ -204,7 +218,7 @@ def train_cmd(
     from camseg_cli.core.model.device import resolve_device
     from camseg_cli.core.train.lock import RunLocked
     from camseg_cli.core.train.run import TrainingInterrupted
-    from camseg_cli.core.train.sweep import parse_seeds, parse_shard, study_configs, take_shard
+    from camseg_cli.core.train.sweep import parse_shard, study_configs, take_shard
 
     study = study_configs(given, sweep, parse_seeds(seeds))
     many = len(study) > 1

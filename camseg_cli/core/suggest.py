@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from camseg_cli.core.checks import shown
 from camseg_cli.core.errors import CamsegError
 
 DEVICE_NAMES = ("auto", "cpu", "cuda")  # and cuda:N
@@ -34,7 +35,7 @@ def check_choice(flag: str, value: object, options: Iterable[object]) -> None:
     if value not in options:
         names = [str(o) for o in options]
         raise CamsegError(
-            f"{flag} {value!r}: choose one of {', '.join(names)}{did_you_mean(str(value), names)}"
+            f"{flag} {shown(value)}: choose one of {', '.join(names)}{did_you_mean(str(value)[:100], names)}"
         )
 
 
@@ -70,7 +71,7 @@ def check_file(path: str | Path, what: str = "checkpoint") -> None:
     p = Path(path)
     if not p.exists():
         raise CamsegError(f"{p}: no such {what}")
-    if not p.is_file():
+    if p.is_dir():
         raise CamsegError(f"{p}: is a folder, not a {what}")
 
 

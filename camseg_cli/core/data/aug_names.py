@@ -6,6 +6,7 @@ refuse a mistyped --aug at once (with the nearest preset) before the heavy libra
 
 from __future__ import annotations
 
+from camseg_cli.core.checks import shown
 from camseg_cli.core.choices import AUG_EXTRA as EXTRA
 from camseg_cli.core.choices import AUG_PRESETS as PRESETS
 from camseg_cli.core.choices import AUG_STUDY as STUDY
@@ -21,8 +22,8 @@ def parse_aug(spec: str) -> tuple[str, ...]:
     unknown = [n for n in names if n not in PRESETS]
     if unknown:
         raise CamsegError(
-            f"unknown augmentation {unknown[0]!r} — choose from {', '.join(PRESETS)}"
-            + did_you_mean(unknown[0], PRESETS)
+            f"unknown augmentation {shown(unknown[0])} — choose from {', '.join(PRESETS)}"
+            + did_you_mean(unknown[0][:100], PRESETS)
         )
     chosen = set()
     for n in names:

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from camseg_cli.core.checks import RULES, check_number, label, shown
 from camseg_cli.core.choices import ARCHS, CACHE_MODES, LOGS, OPTIMIZERS, SCHEDULES
 from camseg_cli.core.data.aug_names import aug_name
 from camseg_cli.core.data.class_weights import METHODS as CLASS_WEIGHT_METHODS
 from camseg_cli.core.data.layouts import READ_LAYOUTS
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.suggest import check_choice
+from camseg_cli.core.sizes import MAX_SIDE
+from camseg_cli.core.suggest import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -87,39 +89,62 @@ class TrainConfig:
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         kwargs = {k: v for k, v in d.items() if k in names}
-        if "size" in kwargs:
-            kwargs["size"] = tuple(int(s) for s in kwargs["size"])
+        size = kwargs.get("size")
+        if isinstance(size, list | tuple):
+            kwargs["size"] = tuple(size)
         try:
             return cls(**kwargs)
-        except TypeError as e:
+        except TypeError as e:  # a missing field
             raise CamsegError(f"malformed training config record: {e}") from None
 
 
+_CHOICES = {
+    "arch": ARCHS,
+    "optimizer": OPTIMIZERS,
+    "schedule": SCHEDULES,
+    "class_weights": CLASS_WEIGHT_METHODS,
+    "cache": CACHE_MODES,
+    "log": LOGS,
+    "layout": READ_LAYOUTS,
+    "split_by": ("dataset", "sequence"),
+}
+
+
+def check_field(name: str, value: Any, where: str | None = None) -> None:
+    """One TrainConfig field's value, checked by the rules the CLI, config files and checkpoints share;
+    `where` (a file) is named in the message, else the field is named as its --flag."""
+    if name in _CHOICES and not (name == "layout" and value is None) and value not in _CHOICES[name]:
+        options = [str(o) for o in _CHOICES[name]]
+        raise CamsegError(
+            f"{label(name, where)} {shown(value)}: choose one of {', '.join(options)}"
+            + did_you_mean(str(value)[:100], options)
+        )
+    if name in RULES:
+        check_number(name, value, where)
+    if name == "batch_size" and value < 2:
+        raise CamsegError(
+            f"{label(name, where)} must be at least 2 (BatchNorm needs two samples); use --accumulate"
+        )
+    if name == "size" and not (
+        isinstance(value, tuple | list)
+        and len(value) == 2
+        and all(type(v) is int and 32 <= v <= MAX_SIDE for v in value)
+    ):
+        raise CamsegError(
+            f"{label(name, where)} {shown(value)}: height and width must be 32 to {MAX_SIDE} pixels"
+        )
+    if name == "aug":
+        try:
+            aug_name(value)  # raises on an unknown preset
+        except CamsegError as e:
+            raise CamsegError(f"{where}: aug: {e}" if where else str(e)) from None
+
+
 def _check(c: TrainConfig) -> None:
-    aug_name(c.aug)  # raises on an unknown preset
-    check_choice("--arch", c.arch, ARCHS)
-    check_choice("--optimizer", c.optimizer, OPTIMIZERS)
-    check_choice("--schedule", c.schedule, SCHEDULES)
-    check_choice("--class-weights", c.class_weights, CLASS_WEIGHT_METHODS)
-    check_choice("--cache", c.cache, CACHE_MODES)
-    check_choice("--log", c.log, LOGS)
-    if c.layout is not None:
-        check_choice("--layout", c.layout, READ_LAYOUTS)
-    check_choice("--split-by", c.split_by, ("dataset", "sequence"))
-    if c.epochs < 1:
-        raise CamsegError("--epochs must be at least 1")
-    if c.batch_size < 2:
-        raise CamsegError("--batch-size must be at least 2 (BatchNorm needs two samples); use --accumulate")
-    if c.accumulate < 1:
-        raise CamsegError("--accumulate must be at least 1")
-    if len(c.size) != 2 or min(c.size) < 32:
-        raise CamsegError(f"--size {c.size}: height and width must be at least 32 pixels")
-    if not c.lr > 0:
-        raise CamsegError("--lr must be positive")
-    if c.weight_decay < 0 or c.warmup_epochs < 0 or c.patience < 0 or c.workers < 0:
-        raise CamsegError("--weight-decay, --warmup-epochs, --patience and --workers must not be negative")
+    for f in dataclasses.fields(c):
+        check_field(f.name, getattr(c, f.name))
     if any(ch in c.run_name for ch in "/\\") or c.run_name.startswith("."):
-        raise CamsegError(f"--run {c.run_name!r}: a run name cannot contain slashes or start with a dot")
+        raise CamsegError(f"--run {shown(c.run_name)}: a run name cannot contain slashes or start with a dot")
 
 
 # From scratch the network must move far from its random start; fine-tuning pretrained weights wants

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import stat
+import textwrap
 import types
 import typing
 from pathlib import Path
@@ -16,31 +18,105 @@ from typing import Any
 
 import tomllib
 
+from camseg_cli.core.checks import check_flag, check_number, shown
 from camseg_cli.core.errors import CamsegError
+from camseg_cli.core.sizes import parse_size
 from camseg_cli.core.suggest import did_you_mean
-from camseg_cli.core.train.config import TrainConfig
+from camseg_cli.core.train.config import TrainConfig, check_field
 
 STUDY_KEYS = {"seeds": "a list of whole numbers", "sweep": "true or false"}
 _KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
+MAX_BYTES = 1 << 20  # a config is a few hundred bytes; a megabyte is a mistake (or an attack)
+MAX_VALUES = 100_000  # what a YAML file may expand to through anchors and aliases
+
+
+def _text(path: Path) -> str:
+    """The file's text, refusing folders, special files, huge files and bytes that are not UTF-8."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise CamsegError(f"{path}: config file not found") from None
+    except OSError as e:
+        raise CamsegError(f"{path}: cannot read the config file ({e.strerror or e})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise CamsegError(f"{path}: is a folder, not a config file (.toml, .yaml or .json)")
+    if not stat.S_ISREG(st.st_mode):
+        raise CamsegError(f"{path}: not a regular file — a config file is a .toml, .yaml or .json file")
+    if st.st_size > MAX_BYTES:
+        raise CamsegError(
+            f"{path}: too large for a config file ({st.st_size:,} bytes; at most {MAX_BYTES:,})"
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise CamsegError(f"{path}: cannot read the config file ({e.strerror or e})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CamsegError(
+            f"{path}: not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start}) — save it as UTF-8"
+        ) from None
+
+
+def _yaml(text: str) -> Any:
+    """yaml.safe_load that counts every value an alias expands to and stops past MAX_VALUES, so a few
+    hundred bytes of anchors cannot become millions of values (a 'billion laughs')."""
+    import yaml
+
+    class Counting(yaml.SafeLoader):
+        def __init__(self, stream: str):
+            super().__init__(stream)
+            self.values, self.sizes = 0, {}
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                node = super().compose_node(parent, index)
+                self._add(self.sizes.get(id(node), 1))
+                return node
+            before = self.values
+            node = super().compose_node(parent, index)
+            self._add(1)
+            self.sizes[id(node)] = self.values - before
+            return node
+
+        def _add(self, n: int) -> None:
+            self.values += n
+            if self.values > MAX_VALUES:
+                raise _TooBig()
+
+    loader = Counting(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+class _TooBig(Exception):
+    pass
 
 
 def _parse(path: Path) -> Any:
-    text = path.read_text(encoding="utf-8")
+    text = _text(path)
     suffix = path.suffix.lower()
+    kind = {".toml": "TOML", ".yaml": "YAML", ".yml": "YAML", ".json": "JSON"}.get(suffix)
+    if kind is None:
+        raise CamsegError(f"{path}: a config file is .toml, .yaml/.yml or .json")
     try:
-        if suffix == ".toml":
+        if kind == "TOML":
             return tomllib.loads(text)
-        if suffix in (".yaml", ".yml"):
-            import yaml
-
-            return yaml.safe_load(text)
-        if suffix == ".json":
-            return json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError, ValueError) as e:
-        raise CamsegError(f"{path}: not valid {suffix[1:].upper()} ({str(e).splitlines()[0]})") from None
-    except Exception as e:  # yaml.YAMLError and its kin
-        raise CamsegError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
-    raise CamsegError(f"{path}: a config file is .toml, .yaml/.yml or .json")
+        if kind == "YAML":
+            return _yaml(text)
+        return json.loads(text)
+    except _TooBig:
+        raise CamsegError(
+            f"{path}: expands to more than {MAX_VALUES:,} values (YAML anchors and aliases?) — "
+            "a config file holds a few settings"
+        ) from None
+    except RecursionError:
+        raise CamsegError(f"{path}: not valid {kind} (nested too deeply)") from None
+    except Exception as e:  # TOMLDecodeError, JSONDecodeError, yaml.YAMLError and its kin, ValueError
+        first = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
+        raise CamsegError(f"{path}: not valid {kind} ({textwrap.shorten(first, 120)})") from None
 
 
 def _expected(field: dataclasses.Field) -> tuple[type, ...]:
@@ -50,59 +126,73 @@ def _expected(field: dataclasses.Field) -> tuple[type, ...]:
     return tuple(typing.get_origin(a) or a for a in args)
 
 
-def _check(key: str, value: Any, expected: tuple[type, ...], path: Path) -> Any:
-    if key == "size":
-        if isinstance(value, str):
-            from camseg_cli.core.sizes import parse_size
+def _size(value: Any, where: str) -> tuple[int, int]:
+    if isinstance(value, str):
+        try:
+            return parse_size(value)
+        except CamsegError as e:
+            raise CamsegError(f"{where}: {e}") from None
+    if isinstance(value, list | tuple) and len(value) == 2 and all(type(v) is int for v in value):
+        return tuple(value)
+    raise CamsegError(f"{where}: size must be [height, width] or 'HxW', not {shown(value)}")
 
-            return tuple(parse_size(value))
-        if isinstance(value, list | tuple) and len(value) == 2 and all(type(v) is int for v in value):
-            return tuple(value)
-        raise CamsegError(f"{path}: size must be [height, width] or 'HxW', not {value!r}")
-    if key == "aug" and isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return value  # a study's list of presets
-    if value is None and type(None) in expected:
+
+def _check(key: str, value: Any, expected: tuple[type, ...], where: str) -> Any:
+    if key == "size":
+        value = _size(value, where)
+    elif key == "aug" and isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        for aug in value:  # a study's list of presets
+            check_field("aug", aug, where)
+        return value
+    elif value is None and type(None) in expected:
         return None
-    ok = any(
-        (t is float and type(value) in (int, float))
-        or (t is int and type(value) is int)
-        or (t not in (int, float) and isinstance(value, t))
-        for t in expected
-        if t is not type(None)
-    )
-    if not ok:
+    elif not any(_is(value, t) for t in expected if t is not type(None)):
         kind = " or ".join(_KINDS.get(t, t.__name__) for t in expected if t is not type(None))
-        raise CamsegError(f"{path}: {key} must be {kind}, not {value!r}")
+        raise CamsegError(f"{where}: {key} must be {kind}, not {shown(value)}")
+    check_field(key, value, where)
     return float(value) if float in expected and type(value) is int else value
+
+
+def _is(value: Any, t: type) -> bool:
+    if t is float:
+        return type(value) in (int, float)
+    if t is int:
+        return type(value) is int
+    return isinstance(value, t)
+
+
+def _seeds(value: Any, where: str) -> list[int]:
+    if isinstance(value, int | str) and not isinstance(value, bool):
+        value = [value]
+    if not (isinstance(value, list) and all(type(v) is int for v in value)):
+        raise CamsegError(f"{where}: seeds must be {STUDY_KEYS['seeds']}, not {shown(value)}")
+    for seed in value:
+        check_number("seeds", seed, where)
+    return value
 
 
 def read_config_file(path: Path | str) -> dict[str, Any]:
     """The file's settings, checked: {TrainConfig field or study key: value}. Unknown keys and values
-    of the wrong type are one-line errors naming the key and the file."""
+    of the wrong type or out of range are one-line errors naming the key and the file."""
     path = Path(path)
-    if not path.is_file():
-        raise CamsegError(f"{path}: config file not found")
     raw = _parse(path)
     if not isinstance(raw, dict):
-        raise CamsegError(f"{path}: a config file holds key = value settings, not {type(raw).__name__}")
+        raise CamsegError(f"{path}: a config file holds key = value settings, not {shown(raw)}")
     fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    where = str(path)
     out: dict[str, Any] = {}
     for key, value in raw.items():
-        key = str(key).replace("-", "_")
+        key = str(key).replace("-", "_") if isinstance(key, str | int) else repr(type(key).__name__)
         if key == "seeds":
-            if isinstance(value, int | str) and not isinstance(value, bool):
-                value = [value]
-            if not (isinstance(value, list) and all(type(v) is int for v in value)):
-                raise CamsegError(f"{path}: seeds must be {STUDY_KEYS['seeds']}, not {value!r}")
-            out[key] = value
+            out[key] = _seeds(value, where)
         elif key == "sweep":
-            out[key] = _check(key, value, (bool,), path)
+            out[key] = check_flag(key, value, where)
         elif key in fields:
-            out[key] = _check(key, value, _expected(fields[key]), path)
+            out[key] = _check(key, value, _expected(fields[key]), where)
         else:
             known = [*fields, *STUDY_KEYS]
             raise CamsegError(
-                f"{path}: unknown key {key!r}{did_you_mean(key, known)} — the keys are config.json's: "
-                + ", ".join(known)
+                f"{path}: unknown key {shown(key)}{did_you_mean(key[:100], known)} — the keys are "
+                "config.json's: " + ", ".join(known)
             )
     return out

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from camseg_cli.core.checks import parse_seeds  # noqa: F401 (callers import it from here too)
 from camseg_cli.core.choices import RUNTIME_FIELDS
 from camseg_cli.core.data.augment import split_sweep
 from camseg_cli.core.errors import CamsegError
@@ -22,20 +23,6 @@ from camseg_cli.core.train.resume import check_extension
 
 # Settings that do not change what a run computes: two checkpoints differing only in these are one run.
 NOT_THE_CONFIGURATION = (*RUNTIME_FIELDS, "run")
-
-
-def parse_seeds(text: str | Sequence[int] | None) -> tuple[int, ...]:
-    """'0,1,2' (or '0 1 2', or a list) -> (0, 1, 2); repeats dropped, order kept; '' -> ()."""
-    if text is None:
-        return ()
-    items = text.replace(",", " ").split() if isinstance(text, str) else list(text)
-    try:
-        seeds = [int(s) for s in items]
-    except ValueError:
-        raise CamsegError(f"--seeds {text!r}: whole numbers separated by commas, e.g. 0,1,2") from None
-    if any(s < 0 for s in seeds):
-        raise CamsegError(f"--seeds {text!r}: seeds must not be negative")
-    return tuple(dict.fromkeys(seeds))
 
 
 def study_configs(given: TrainConfig, sweep: bool = False, seeds: Sequence[int] = ()) -> list[TrainConfig]:
