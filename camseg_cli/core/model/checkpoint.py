@@ -21,12 +21,10 @@ from camseg_cli.core.choices import ARCHS, WEIGHTS
 from camseg_cli.core.data.classes import ClassMap
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.files import printable, write_with
+from camseg_cli.core.model.checkpoint_schema import FORMAT, VERSION, validate
 
 log = logging.getLogger("camseg")
 
-FORMAT = "camseg-checkpoint"
-VERSION = 1
-REQUIRED_KEYS = ("format", "version", "model", "arch", "classes", "image_size", "normalization")
 # ImageNet statistics: what every torchvision backbone was trained with.
 NORMALIZATION = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
 
@@ -246,41 +244,13 @@ def _unpickle_reason(e: Exception) -> str:
 
 
 def load_checkpoint(path: Path | str) -> dict[str, Any]:
-    """Load and validate a camseg checkpoint; anything else is a one-line CamsegError."""
+    """Load a camseg checkpoint and validate every field (checkpoint_schema); anything else is a
+    one-line CamsegError naming the file and the field."""
     path = Path(path)
     ckpt = _torch_load(path)
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        if kind := _export_kind(path):  # torch before 2.6 loads a TorchScript archive instead of refusing it
-            raise _export_error(path, kind)
-        raise CamsegError(f"{path}: not a camseg checkpoint (no format={FORMAT!r} record)")
-    version = ckpt.get("version")
-    if not isinstance(version, int) or version < 1:
-        raise CamsegError(f"{path}: checkpoint has an invalid format version {version!r}")
-    if version > VERSION:
-        raise CamsegError(
-            f"{path}: checkpoint format version {version} is newer than this camseg reads ({VERSION}) — "
-            "upgrade camseg (pip install -U camseg)"
-        )
-    missing = [k for k in REQUIRED_KEYS if k not in ckpt]
-    if missing:
-        raise CamsegError(f"{path}: checkpoint lacks {', '.join(missing)}")
-    if ckpt["arch"] not in ARCHS:
-        raise CamsegError(f"{path}: checkpoint's arch {ckpt['arch']!r} is none of {', '.join(ARCHS)}")
-    if not isinstance(ckpt["model"], dict):
-        raise CamsegError(f"{path}: checkpoint's model record is not a state dict")
-    size = ckpt["image_size"]
-    if not (isinstance(size, list | tuple) and len(size) == 2 and all(_is_side(v) for v in size)):
-        raise CamsegError(f"{path}: checkpoint's image_size {size!r} is not [height, width]")
-    try:
-        ckpt["classes_map"] = ClassMap.from_dict(ckpt["classes"])
-    except CamsegError as e:
-        raise CamsegError(f"{path}: {e}") from None
-    ckpt.setdefault("path", str(path))
-    return ckpt
-
-
-def _is_side(v: Any) -> bool:
-    return type(v) is int and v > 0
+    if (not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT) and (kind := _export_kind(path)):
+        raise _export_error(path, kind)  # torch before 2.6 loads a TorchScript archive instead of refusing it
+    return validate(ckpt, path)
 
 
 def model_from_checkpoint(ckpt: dict[str, Any], device: torch.device | str = "cpu") -> nn.Module:

@@ -38,8 +38,12 @@ class RunProgress:
 
 def resume_config(out: str | Path, run: str, **overrides: Any) -> TrainConfig:
     """The saved config of run `run` under `out`; only runtime fields (data, workers, ...) may change."""
-    last = read_last(Path(out) / "runs" / run / "last.pt")
-    saved = TrainConfig.from_dict(last["config"])
+    path = Path(out) / "runs" / run / "last.pt"
+    last = read_last(path)
+    try:
+        saved = TrainConfig.from_dict(last.get("config") or {})
+    except CamsegError as e:
+        raise CamsegError(f"{path}: checkpoint field config: {e}") from None
     bad = sorted(set(overrides) - set(RUNTIME_FIELDS))
     if bad:
         raise CamsegError(f"a resumed run keeps its settings; cannot change {', '.join(bad)}")
