@@ -7,6 +7,7 @@ is much narrower than the two runs' own intervals would suggest.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -37,10 +38,11 @@ from camseg_cli.core.evaluation.bootstrap import (
 )
 from camseg_cli.core.evaluation.conditions import condition_tests
 from camseg_cli.core.evaluation.evaluate import evaluate_checkpoint, split_settings, write_reports
-from camseg_cli.core.evaluation.results import EvalResult, cached_result
+from camseg_cli.core.evaluation.results import EvalResult, cached_result, distinct_files
 from camseg_cli.core.model.checkpoint import load_checkpoint, run_name
 
 Track = Callable[[Iterable, str], Iterable]
+log = logging.getLogger("camseg")
 
 
 @dataclass
@@ -130,6 +132,9 @@ def gather(
     """
     if len(paths) < 1:
         raise CamsegError("compare needs at least one checkpoint")
+    paths, repeats = distinct_files(paths)
+    for path, same, how in repeats:
+        log.warning("%s: %s as %s — counted once", path, how, same)
     split_args = {"split_by": split_by, "val_sequences": val_sequences, "test_sequences": test_sequences}
     split_args |= {"conditions": conditions}
     metas = [(Path(p), _metadata(Path(p), split_args)) for p in paths]

@@ -139,12 +139,43 @@ def file_sha256(path: Path | str) -> str:
     return h.hexdigest()
 
 
+def distinct_files(paths: Sequence[Path | str]) -> tuple[list[Path], list[tuple[Path, Path, str]]]:
+    """(the paths, each file once, in order; [(dropped path, the kept one it repeats, how)]): one file
+    named twice (another spelling, a symlink) or a byte-for-byte copy of another is counted once."""
+    kept: list[Path] = []
+    dropped: list[tuple[Path, Path, str]] = []
+    by_path: dict[Path, Path] = {}
+    by_content: dict[tuple[int, str], Path] = {}
+    for raw in paths:
+        path = Path(raw)
+        try:
+            key = path.resolve()
+            content = (path.stat().st_size, file_sha256(path)) if path.is_file() else None
+        except OSError:
+            kept.append(path)  # unreadable: loading it gives the one-line error
+            continue
+        if key in by_path:
+            dropped.append((path, by_path[key], "the same file"))
+        elif content is not None and content in by_content:
+            dropped.append((path, by_content[content], "a byte-for-byte copy"))
+        else:
+            by_path[key] = path
+            if content is not None:
+                by_content[content] = path
+            kept.append(path)
+    return kept, dropped
+
+
 def data_fingerprint(refs: Sequence[SampleRef]) -> str:
     """Names, sizes and modification times of a split's images and masks: changes when the data does."""
     h = hashlib.sha256()
     for ref in refs:
         for p in (ref.image, ref.mask):
-            st = p.stat()
+            try:
+                st = p.stat()
+            except OSError:  # a dangling link or a loop that --skip-bad left out: its name is the record
+                h.update(f"{p.name}:unreadable;".encode())
+                continue
             h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns};".encode())
     return h.hexdigest()
 
