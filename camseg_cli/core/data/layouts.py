@@ -15,7 +15,7 @@ from camseg_cli.core.data.layouts_cityscapes import (
     detect_cityscapes_family,
     open_cityscapes_family,
 )
-from camseg_cli.core.data.samples import SPLITS, DatasetInfo, SampleRef, image_exts, read_sample
+from camseg_cli.core.data.samples import SPLITS, DatasetInfo, SampleRef, image_exts, read_sample, special_file
 from camseg_cli.core.errors import CamsegError
 
 LAYOUTS = ("rgb", "index", "fastai")  # the layouts camseg also writes (camseg synth)
@@ -57,7 +57,9 @@ def detect_layout(root: Path) -> str:
 def _images(folder: Path) -> list[Path]:
     """Image files of a folder, sorted; two with one name (a.png, a.jpg) would be one sample: an error."""
     exts = image_exts()
-    paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in exts)
+    # not only regular files: an image-named dangling symlink, loop or FIFO becomes a sample that fails
+    # by name when read (or is listed by --skip-bad), never one silently missing from its split
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in exts and not p.is_dir())
     seen: dict[str, Path] = {}
     for p in paths:
         if p.stem in seen:
@@ -72,6 +74,8 @@ def _pair(images: list[Path], mask_dir: Path, suffix: str, kind: str) -> list[Sa
     refs = []
     for img in images:
         mask = masks.get(img.stem + suffix)
+        if mask is None and special_file(img):  # unreadable itself: say that when it is read, not "no mask"
+            mask = mask_dir / f"{img.stem}{suffix}.png"
         if mask is None:
             raise CamsegError(f"{img}: no mask {img.stem}{suffix}.png in {mask_dir}")
         refs.append(SampleRef(img.stem, img, mask, kind))

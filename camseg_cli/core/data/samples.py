@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -78,6 +80,30 @@ def _pixel_limit() -> None:
             raise CamsegError(f"{MAX_PIXELS_ENV}={raw!r}: not a whole number of pixels") from None
 
 
+def special_file(path: Path | str) -> str | None:
+    """Why `path` is no regular file to open (a dangling symlink, a symlink loop, a FIFO, a device...),
+    or None when it is one. Only stat is called: opening a FIFO would wait for a writer forever."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.islink(path):
+            return f"dangling symlink (to {os.readlink(path)}, which does not exist)"
+        return "file not found"
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "symlink loop (the link leads back to itself)"
+        return f"cannot read it ({e.strerror or e})"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder, not an image file"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe), not a regular file — not opened"
+    if stat.S_ISSOCK(mode):
+        return "a socket, not a regular file"
+    return "a device, not a regular file"
+
+
 def image_error(path: Path | str, e: BaseException) -> CamsegError:
     """The one-line error for anything the image library raised while reading `path`."""
     if isinstance(e, FileNotFoundError):
@@ -97,6 +123,8 @@ def opened(path: Path | str) -> Iterator[Image.Image]:
     """Image.open(path) whose every failure (missing, unidentified, truncated, oversized, ...) becomes
     image_error's one line, also in DataLoader workers."""
     _pixel_limit()
+    if why := special_file(path):
+        raise CamsegError(f"{path}: {why}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)  # 1-2 x limit: refuse too

@@ -15,9 +15,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from camseg_cli.core.data.samples import DatasetInfo
+from camseg_cli.core.data.samples import DatasetInfo, opened
 from camseg_cli.core.errors import CamsegError
 
 SPLIT_BY = ("dataset", "sequence")
@@ -217,14 +217,9 @@ _BITS = 1 << np.arange(63, -1, -1, dtype=np.uint64)
 
 def phash(path: Path | str) -> int:
     """64-bit DCT perceptual hash: 32x32 grey thumbnail, 8x8 lowest frequencies vs their median."""
-    try:
-        with Image.open(path) as img:
-            img.draft("L", (64, 64))  # JPEG decodes at reduced size; no-op for PNG
-            grey = img.convert("L").resize((32, 32), Image.Resampling.BOX)
-    except FileNotFoundError:
-        raise CamsegError(f"{path}: file not found") from None
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise CamsegError(f"{path}: not a readable image ({e.__class__.__name__}: {e})") from None
+    with opened(path) as img:  # never a FIFO or a dangling link; every failure one line naming the file
+        img.draft("L", (64, 64))  # JPEG decodes at reduced size; no-op for PNG
+        grey = img.convert("L").resize((32, 32), Image.Resampling.BOX)
     low = (_DCT @ np.asarray(grey, dtype=np.float64) @ _DCT.T)[:8, :8].ravel()
     bits = low > np.median(low[1:])  # the DC term says only how bright the image is
     return int(_BITS[bits].sum())

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from camseg_cli.core.data.classes import ClassMap
-from camseg_cli.core.data.samples import DatasetInfo, SampleRef, read_sample
+from camseg_cli.core.data.samples import DatasetInfo, SampleRef, read_sample, special_file
 from camseg_cli.core.errors import CamsegError
 
 log = logging.getLogger("camseg")
@@ -48,6 +48,15 @@ def usable_samples(refs: Sequence[SampleRef], classes: ClassMap, split: str) -> 
     if not good:
         raise CamsegError(f"every one of the {len(refs)} {split} samples is bad; the first: {bad[0][1]}")
     return good
+
+
+def check_files(refs: Sequence[SampleRef]) -> None:
+    """Stop at the first image or mask that is no regular file (a dangling link, a loop, a FIFO): stat
+    only, so a split without --skip-bad fails before any work rather than halfway through an epoch."""
+    for ref in refs:
+        for path in (ref.image, ref.mask):
+            if why := special_file(path):
+                raise CamsegError(f"{path}: {why} — mend it, or pass --skip-bad to leave the sample out")
 
 
 def drop_bad(info: DatasetInfo, splits: Sequence[str]) -> DatasetInfo:

@@ -18,7 +18,7 @@ from camseg_cli.core.data.readahead import ReadAhead
 from camseg_cli.core.data.remap import Remapped, lut_by_name, lut_from_file
 from camseg_cli.core.data.samples import DatasetInfo
 from camseg_cli.core.data.tensors import EvalTransform, collate_eval
-from camseg_cli.core.data.validate import usable_samples
+from camseg_cli.core.data.validate import check_files, usable_samples
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.evaluation.bootstrap import bootstrap_ci
 from camseg_cli.core.evaluation.loop import evaluate_loader
@@ -165,6 +165,8 @@ def evaluate_checkpoint(
     every = refs = info.samples(split)
     if skip_bad:
         refs = usable_samples(refs, info.classes, split)
+    else:
+        check_files(refs)
     skipped = sorted({r.name for r in every} - {r.name for r in refs})
     classes: ClassMap = ckpt["classes_map"]
     transform = EvalTransform(ckpt["image_size"])

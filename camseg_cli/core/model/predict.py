@@ -7,6 +7,7 @@ path evaluation uses, so `NAME_index.png` scored against its label gives evaluat
 from __future__ import annotations
 
 import glob
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -22,7 +23,7 @@ from torch.utils.data import DataLoader
 from camseg_cli.core.choices import PREDICT_OUTPUTS as OUTPUTS
 from camseg_cli.core.data.classes import ClassMap
 from camseg_cli.core.data.readahead import ReadAhead
-from camseg_cli.core.data.samples import image_exts, read_image
+from camseg_cli.core.data.samples import image_exts, read_image, special_file
 from camseg_cli.core.data.tensors import resize_image
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.files import make_folder, write_with
@@ -52,10 +53,19 @@ class PredictResult:
 # ------------------------------------------------------------------------------------------ inputs
 
 
-def _split_images(paths: Iterable[Path], exts: frozenset[str]) -> tuple[list[Path], list[Path]]:
-    """(images Pillow can open, other files); hidden files (.DS_Store, ...) are neither."""
-    files = sorted(p for p in paths if p.is_file() and not p.name.startswith("."))
-    return [p for p in files if p.suffix.lower() in exts], [p for p in files if p.suffix.lower() not in exts]
+def _split_images(paths: Iterable[Path], exts: frozenset[str]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """(images Pillow can open, [(other entry, why not read)]); hidden files (.DS_Store, ...) are neither.
+    An image-named entry that is no regular file (a dangling link, a loop, a FIFO) is named with why."""
+    images, others = [], []
+    for p in sorted(p for p in paths if not p.name.startswith(".") and not p.is_dir()):
+        why = special_file(p)
+        if why is None and p.suffix.lower() in exts:
+            images.append(p)
+        elif why is None:
+            others.append((p, "not an image format Pillow reads"))
+        elif p.suffix.lower() in exts:
+            others.append((p, why))
+    return images, others
 
 
 def collect_inputs(
@@ -72,7 +82,7 @@ def collect_inputs(
     exts = image_exts()
     found: list[tuple[Path, str]] = []
     problems: list[tuple[str, str]] = []
-    skipped: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
     for raw in inputs:
         p = Path(raw)
         if p.is_dir():
@@ -83,6 +93,8 @@ def collect_inputs(
                 problems.append((str(raw), "folder holds no images"))
         elif p.is_file():
             found.append((p, p.stem))
+        elif os.path.lexists(p) and not glob.has_magic(str(raw)):
+            problems.append((str(raw), special_file(p) or "not a regular file"))
         elif glob.has_magic(str(raw)):
             matches = [Path(m) for m in sorted(glob.glob(str(raw), recursive=True))]
             files = [f for m in matches for f in (m.rglob("*") if m.is_dir() else [m])]
@@ -93,8 +105,7 @@ def collect_inputs(
                 problems.append((str(raw), "pattern matches no images"))
         else:
             problems.append((str(raw), "no such file or folder"))
-    why = "not an image format Pillow reads"
-    return _unique(found), problems, [(str(f), why) for f in dict.fromkeys(skipped)]
+    return _unique(found), problems, [(str(f), why) for f, why in dict.fromkeys(skipped)]
 
 
 def _unique(found: list[tuple[Path, str]]) -> list[tuple[Path, str]]:

@@ -15,7 +15,7 @@ import torch
 from camseg_cli.core.data.augment import aug_name
 from camseg_cli.core.data.layouts import open_dataset
 from camseg_cli.core.data.samples import DatasetInfo
-from camseg_cli.core.data.validate import drop_bad
+from camseg_cli.core.data.validate import check_files, drop_bad
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.files import pyplot, remove_stale_temps, write_json
 from camseg_cli.core.model.checkpoint import (
@@ -106,6 +106,8 @@ class _Run:
         )  # fmt: skip
         if config.skip_bad:
             self.info = drop_bad(self.info, ("train", "val"))
+        else:
+            check_files([r for s in ("train", "val") for r in self.info.splits.get(s, [])])
         self.progress = RunProgress()
         self._hinted = False  # the data-starvation hint is given once per run
         if self.last is not None:
