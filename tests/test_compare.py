@@ -210,7 +210,9 @@ def test_compare_reuses_cached_evaluations_and_invalidates_changed_checkpoints(t
     assert sorted(calls) == sorted(p.name for p in paths) and "0 evaluation(s) reused" in result.output
 
 
-def test_compare_with_itself_is_within_noise(two_runs):
+def test_compare_with_itself_counts_the_checkpoint_once(two_runs):
+    # issue 21: one file named twice is one run, never a run compared with itself as two arms (the
+    # paired bootstrap of a run with itself is tested directly above)
     root, data, paths = two_runs
     result = runner.invoke(
         app,
@@ -231,9 +233,8 @@ def test_compare_with_itself_is_within_noise(two_runs):
     )
     assert result.exit_code == 0, result.output
     runs = json.loads(result.stdout)["runs"]
-    assert len(runs) == 2
-    for r in runs:
-        assert r["delta_vs_baseline"] == 0 and r["delta_ci"][0] <= 0 <= r["delta_ci"][1]
+    assert len(runs) == 1 and runs[0]["delta_vs_baseline"] == 0
+    assert "counted once" in result.stderr
 
 
 def test_compare_refuses_mismatched_class_maps(two_runs, tmp_path):
