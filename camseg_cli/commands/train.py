@@ -189,9 +189,9 @@ def train_cmd(
     ),
 ) -> None:
     """Train DeepLabV3 on a CamVid-like dataset; the best checkpoint by validation mIoU goes to OUT/RUN.pt."""
+    parse_seeds(seeds)  # each seed's range too
     check_options(  # every number, before torch loads and before any work
         seed=seed,
-        seeds=parse_seeds(seeds),
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,

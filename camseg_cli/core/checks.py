@@ -116,12 +116,7 @@ def check_number(name: str, value: Any, where: str | None = None, rule: Rule | N
 def check_options(**values: Any) -> None:
     """Command-line options by name (None = not given): each checked against RULES before any work."""
     for name, value in values.items():
-        if value is None:
-            continue
-        if name == "seeds":
-            for seed in value:
-                check_number("seeds", seed)
-        else:
+        if value is not None:
             check_number(name, value)
 
 

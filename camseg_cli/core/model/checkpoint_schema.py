@@ -73,8 +73,7 @@ _CONFIG_TEXT = ("split_by", "val_sequences", "test_sequences", "aug", "arch", "l
 
 
 def _config(value: Any, where: str) -> None:
-    if not isinstance(value, dict):
-        raise _fail(where, "config", "a table of training settings", value)
+    _table("config", value, where)
     for key, v in value.items():
         name = f"config.{key}"
         if key in _CONFIG_TEXT:
@@ -103,14 +102,13 @@ _OPTIONAL: dict[str, Callable[[Any, str], None]] = {
     "train_seconds": lambda v, w: _number("train_seconds", v, _SECONDS, w),
     "history": _history,
     "config": _config,
-    "resume": lambda v, w: (
-        None if isinstance(v, dict) else _fail_raise(w, "resume", "a table of resume state", v)
-    ),
+    "resume": lambda v, w: _table("resume", v, w),
 }
 
 
-def _fail_raise(where: str, name: str, what: str, value: Any) -> None:
-    raise _fail(where, name, what, value)
+def _table(name: str, value: Any, where: str) -> None:
+    if not isinstance(value, dict):
+        raise _fail(where, name, "a table", value)
 
 
 def validate(ckpt: Any, path: Path) -> dict[str, Any]:
