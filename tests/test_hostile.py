@@ -221,7 +221,7 @@ def test_out_of_range_numbers_are_one_line_before_any_work(case, good, scored, t
         args = [a.replace(k, v) for a in args]
     out = tmp_path / "o"
     if args[0] not in ("synth", "download"):
-        args += ["--out", str(out)] if args[0] != "augment-preview" else ["--output", str(out / "p.png")]
+        args += ["--out", str(out)]
     flag, _, value = fragment.partition(" ")
     line = one_line_error(invoke(*args), f"{flag} must be")
     assert not value or f"not {value}" in line, line
