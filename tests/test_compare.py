@@ -158,6 +158,17 @@ def test_compare_writes_report_and_json(two_runs):
     # the numbers in the report are the ones evaluate wrote for the same run
     ev = json.loads((out / "eval" / "m-flip-test.json").read_text())
     assert flip["miou"] == pytest.approx(ev["miou"])
+    # differences in points everywhere in report.md (not -0.0196 beside -2.0 points)
+    points = f"{100 * flip['delta_vs_baseline']:+.1f}"
+    assert f"| {points} | {100 * flip['delta_ci'][0]:+.1f} to {100 * flip['delta_ci'][1]:+.1f} |" in report
+    assert "Largest per-class changes" in report and "helps" not in report.split("## Largest")[1][:200]
+    # the terminal names runs by what sets them apart, not by a cut common prefix
+    shown = runner.invoke(app, args, terminal_width=100)
+    assert shown.exit_code == 0, shown.output
+    import re
+
+    for name in ("none", "flip"):  # no seed recorded: the arm is the name; arch and run prefix dropped
+        assert re.search(rf"│ \d │ {name} +│", shown.output), shown.output
 
 
 def test_compare_reuses_cached_evaluations_and_invalidates_changed_checkpoints(two_runs, monkeypatch):
@@ -315,3 +326,60 @@ def test_a_class_predicted_but_never_labelled_counts_as_iou_0_and_is_named():
     assert stray.scores.miou == pytest.approx(sum(iou + [0.0]) / 11)  # Bicyclist: IoU 0, in the mean
     assert stray.unlabelled_names() == ["Bicyclist"]
     assert stray.to_json()["predicted_never_labelled"] == ["Bicyclist"]
+
+
+def test_all_zero_matrices_say_miou_is_undefined_not_bootstrap_0():
+    """Issue 22.6: no labelled pixel in the split printed 'not tested (--bootstrap 0)'."""
+    classes = preset("camvid11")
+    zero = _result(np.zeros((5, 12, 12), dtype=np.int64), classes)
+    p = paired_bootstrap(zero, _result(np.zeros((5, 12, 12), dtype=np.int64), classes), reps=200)
+    sentence = verdict(SimpleNamespace(name="other"), SimpleNamespace(name="base"), p)
+    assert "--bootstrap 0" not in sentence and "no labelled pixel" in sentence
+
+
+def test_the_checkpoint_bootstrap_resamples_blocks_of_consecutive_frames():
+    """Neighbouring frames of a drive are nearly one image: resampled together, the interval widens."""
+    classes = preset("camvid11")
+    rng = np.random.default_rng(0)
+    base = _per_image(rng, 60, 12, 0.6)
+    other = base.copy()
+    gain = np.repeat(rng.normal(0, 60, size=6), 10).astype(np.int64)  # the gain drifts by drive section
+    for i in range(60):
+        other[i, 0, 0] += abs(gain[i])
+    named = [_result(m, classes) for m in (base, other)]
+    for r in named:
+        r.image_names = [f"Seq01_{i:05d}" for i in range(60)]
+    single = paired_bootstrap(named[0], named[1], reps=400, seed=1, block=1)
+    blocks = paired_bootstrap(named[0], named[1], reps=400, seed=1, block=10)
+    width = [p.ci[1] - p.ci[0] for p in (single, blocks)]
+    assert width[1] > 1.5 * width[0]
+
+
+def test_arm_labels_say_seed_or_seeds_and_flatten_the_settings():
+    from camseg_cli.core.evaluation.study_report import arm_label
+
+    assert arm_label("all", 2) == "all (2 seeds)" and arm_label("none", 1) == "none (1 seed)"
+    assert arm_label("all (batch_size=4)", 2) == "all, batch_size=4 (2 seeds)"
+
+
+def test_a_difference_interval_running_off_the_arms_plot_is_marked():
+    from camseg_cli.core.evaluation.study import arm_test
+    from camseg_cli.core.evaluation.study_report import plot_arms
+
+    def arm(name, mious):
+        return SimpleNamespace(name=name, miou_per_seed=mious, miou_mean=float(np.mean(mious)), runs=mious)
+
+    base = arm("none", [0.50, 0.51, 0.52])
+    wild = arm("flip", [0.40, 0.60, 0.52])
+    test = arm_test(dict(enumerate(base.miou_per_seed)), dict(enumerate(wild.miou_per_seed)))
+    assert test.ci[1] - test.ci[0] > 0.4  # far wider than the seeds' spread
+    c = SimpleNamespace(arms=[SimpleNamespace(arm=base, test=None), SimpleNamespace(arm=wild, test=test)],
+                        baseline_arm=base, split="test")  # fmt: skip
+    fig = plot_arms(c)
+    ax = fig.axes[0]
+    left, right = ax.get_xlim()
+    markers = [ln.get_marker() for ln in ax.lines]
+    assert "<" in markers or ">" in markers
+    assert any(t.get_text() == f"{0.505 + test.ci[1]:.2f}" or t.get_text() == f"{0.505 + test.ci[0]:.2f}"
+               for t in ax.texts)  # fmt: skip
+    assert left >= 0.0 and right < 0.505 + test.ci[1]  # the axis was not stretched to hold it

@@ -25,57 +25,82 @@ if TYPE_CHECKING:  # torch and pandas load when the command runs, not with `cams
 
 
 def arm_table(c: Comparison) -> Table:
-    """One row per arm: its seeds, mean and SD of mIoU, and the seed-aware test against the baseline arm."""
+    """One row per arm: its seeds, mean and SD of mIoU, and the paired t over seeds against the baseline."""
+    from camseg_cli.core.evaluation.study import POPULATION
+    from camseg_cli.core.evaluation.verdicts import arm_cells
+
     n = c.baseline.result.num_images
     table = Table(title=f"arms on {c.split} ({n} images) — baseline arm {c.baseline_arm.name}")
-    from camseg_cli.core.evaluation.arms import arm_cells
-
-    for col in ("arm", "seeds", "mean mIoU", "SD", "per seed", "Δ mIoU", "Δ 95% CI", "p", "Holm p"):
-        table.add_column(col, justify="left" if col in ("arm", "per seed", "Δ 95% CI") else "right")
+    table.caption = f"Δ in mIoU points, paired t over shared seeds: about {POPULATION}"
+    cols = (
+        "arm",
+        "seeds",
+        "mean mIoU",
+        "SD",
+        "per seed",
+        "Δ pts",
+        "Δ 95% CI",
+        "p",
+        "Holm p",
+        "P(>base)",
+        "test",
+    )
+    for col in cols:
+        table.add_column(col, justify="left" if col in ("arm", "per seed", "Δ 95% CI", "test") else "right")
     for r in sorted(c.arms, key=lambda r: -r.arm.miou_mean):
         per_seed, mean, sd, *test = arm_cells(r)  # the console puts mean and SD before the seeds' list
-        cells = [r.arm.name, str(len(r.arm.runs)), mean, sd, per_seed, *test]
-        table.add_row(*cells, style="bold" if r.test is None else None)
+        cells = [r.arm.name, " ".join("?" if s is None else str(s) for s in r.arm.seeds), mean, sd, per_seed]
+        table.add_row(*cells, *test, style="bold" if r.test is None else None)
     return table
+
+
+def short_names(c: Comparison) -> dict[str, str]:
+    """Run name -> what sets the run apart: its arm (aug and differing settings) and seed, not the
+    architecture and other settings every run shares (Rich cut long names to one common prefix)."""
+    seed = {r.run: r.seed for r in c.results.itertuples()}
+    out = {}
+    for r in c.results.itertuples():
+        s = seed[r.run]
+        out[r.run] = r.arm if s is None or s != s else f"{r.arm} s{int(s)}"
+    if len(set(out.values())) < len(out):  # two runs of one arm and seed: only the full name tells
+        return {k: k for k in out}
+    return out
+
+
+def _pts(x: float) -> str:
+    return "—" if x != x else f"{100 * x:+.1f}"
 
 
 def ranking_table(c: Comparison) -> Table:
     n = c.baseline.result.num_images
     title = f"runs on {c.split} ({n} images) — each against the baseline arm's run of its seed"
     table = Table(title=title)
+    short = short_names(c)
     cols = (
         "#",
         "run",
-        "seed",
-        "arch",
-        "aug",
         "epochs",
         "mIoU",
         "95% CI",
         "pixel acc",
         "mean acc",
-        "Δ mIoU",
+        "Δ pts",
         "Δ 95% CI",
         "p",
     )
     for col in cols:
-        table.add_column(
-            col, justify="left" if col in ("run", "arch", "aug", "95% CI", "Δ 95% CI") else "right"
-        )
+        table.add_column(col, justify="left" if col in ("run", "95% CI", "Δ 95% CI") else "right")
     for i, r in enumerate(c.results.itertuples(), start=1):
         table.add_row(
             str(i),
-            r.run,
-            "" if r.seed != r.seed or r.seed is None else str(int(r.seed)),
-            r.arch,
-            r.aug,
+            short[r.run],
             f"{r.epochs}{' ↑' if r.still_improving else ''}",
             fmt_number(r.miou),
             f"{fmt_number(r.miou_lo)}–{fmt_number(r.miou_hi)}",
             fmt_number(r.pixel_acc),
             fmt_number(r.mean_acc),
-            "—" if r.run == r.vs_run else f"{r.delta_vs_baseline:+.4f}",
-            "" if r.run == r.vs_run else f"{fmt_number(r.delta_lo, 4)} to {fmt_number(r.delta_hi, 4)}",
+            "—" if r.run == r.vs_run else _pts(r.delta_vs_baseline),
+            "" if r.run == r.vs_run else f"{_pts(r.delta_lo)} to {_pts(r.delta_hi)}",
             r.p_text,
             style="bold green" if i == 1 else None,
         )
@@ -110,10 +135,11 @@ def class_table(c: Comparison) -> Table:
     from camseg_cli.core.evaluation.compare import best_run
 
     frame = c.per_class.dropna(how="all")
+    short = short_names(c)
     table = Table(title="per-class IoU (best per class in green)")
     table.add_column("class")
     for run in frame.columns:
-        table.add_column(run, justify="right")
+        table.add_column(short[run], justify="right")
     for cls, row in frame.iterrows():
         best = best_run(row)
         table.add_row(
@@ -224,7 +250,7 @@ def compare_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
-    """Rank runs by mIoU with CIs, test each against a baseline (paired bootstrap), write a report."""
+    """Rank runs by mIoU with CIs, test each arm against the baseline arm over seeds, write a report."""
     check_options(
         bootstrap=bootstrap,
         block=block,
@@ -235,7 +261,7 @@ def compare_cmd(
     )
     _check_cheap(checkpoints, data, split, layout, split_by, device, out)
     from camseg_cli.core.evaluation.compare import compare, gather
-    from camseg_cli.core.evaluation.report import write_report
+    from camseg_cli.core.evaluation.report import shift_text, write_report
     from camseg_cli.core.model.device import resolve_device
 
     dev = resolve_device(device)
@@ -294,9 +320,7 @@ def compare_cmd(
                 highlight=False,
             )
     for run, s in comparison.shifts.items():
-        helps = ", ".join(f"{k} {v:+.3f}" for k, v in s["helps"]) or "—"
-        hurts = ", ".join(f"{k} {v:+.3f}" for k, v in s["hurts"]) or "—"
-        console.print(f"{run}: helps {helps}; hurts {hurts}", highlight=False)
+        console.print(f"{run} (IoU points, untested): {shift_text(s)}", highlight=False)
     console.print(class_table(comparison))
     console.print(
         f"{len(runs)} runs ({reused} evaluation(s) reused from {out}/eval); report: {written[-1]}",

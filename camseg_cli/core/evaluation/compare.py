@@ -1,8 +1,9 @@
-"""Compare runs on one split: gather (cached) evaluations, rank, paired bootstrap against a baseline.
+"""Compare runs on one split: gather (cached) evaluations, rank, test arms and checkpoints.
 
-The paired bootstrap draws the same test images for both runs in every resample, so image-to-image
-difficulty cancels out and only the runs' difference varies: the interval of the difference in mIoU
-is much narrower than the two runs' own intervals would suggest.
+Arms (all seeds of one configuration) are judged in verdicts.py, over seeds. A checkpoint against the
+baseline arm's checkpoint of its seed is a paired block bootstrap: the same test images for both runs
+in every resample (blocks of consecutive frames of one sequence), so image-to-image difficulty cancels
+out and only the runs' difference varies; it speaks of these two checkpoints, not of the augmentation.
 """
 
 from __future__ import annotations
@@ -18,27 +19,12 @@ import numpy as np
 import pandas as pd
 
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.evaluation.arms import (
-    MIN_EFFECT,
-    Arm,
-    ArmResult,
-    arms_json,
-    group_arms,
-    judge_arms,
-    pick_baseline_arm,
-    power_lines,
-    study_notes,
-)
-from camseg_cli.core.evaluation.bootstrap import (
-    NO_TEST,
-    DrawTest,
-    bootstrap_indices,
-    draw_test,
-    resampled_scores,
-)
+from camseg_cli.core.evaluation.arms import Arm, group_arms, pick_baseline_arm, study_notes
 from camseg_cli.core.evaluation.conditions import condition_tests
 from camseg_cli.core.evaluation.evaluate import evaluate_checkpoint, split_settings, write_reports
+from camseg_cli.core.evaluation.pairs import Paired, paired_bootstrap, verdict
 from camseg_cli.core.evaluation.results import EvalResult, cached_result, distinct_files
+from camseg_cli.core.evaluation.verdicts import MIN_EFFECT, ArmResult, arms_json, judge_arms, power_lines
 from camseg_cli.core.model.checkpoint import load_checkpoint, run_name
 
 Track = Callable[[Iterable, str], Iterable]
@@ -74,27 +60,6 @@ class Run:
         """Its best validation epoch was its last: it might have gone on improving."""
         best = max(self.history, key=lambda h: h.get("val_miou", -1.0), default=None)
         return best is not None and len(self.history) > 1 and best is self.history[-1]
-
-
-@dataclass(frozen=True)
-class Paired:
-    """Run minus baseline, on the same images: observed difference, and its 95% CI and two-sided
-    p-value from the same resampled differences (bootstrap.draw_test), so p < 0.05 iff the CI excludes 0."""
-
-    delta: float
-    test: DrawTest
-
-    @property
-    def ci(self) -> tuple[float, float]:
-        return self.test.ci
-
-    @property
-    def p_value(self) -> float:
-        return self.test.p_value
-
-    @property
-    def within_noise(self) -> bool:
-        return not self.test.significant
 
 
 def _metadata(path: Path, split_args: dict[str, Any]) -> dict[str, Any]:
@@ -173,34 +138,6 @@ def gather(
                 f"{len(names)}) — pass the same --data to compare them"
             )
     return runs
-
-
-def paired_bootstrap(base: EvalResult, other: EvalResult, reps: int = 1000, seed: int = 0) -> Paired:
-    """Difference other - base in mIoU with a paired percentile bootstrap over the same images."""
-    ignore = base.classes.ignore_index
-    delta = other.scores.miou - base.scores.miou
-    if reps <= 0 or base.num_images == 0:
-        return Paired(delta, NO_TEST)
-    idx = bootstrap_indices(base.num_images, reps, seed)
-    d = (
-        resampled_scores(other.per_image, idx, ignore)["miou"]
-        - resampled_scores(base.per_image, idx, ignore)["miou"]
-    )
-    return Paired(float(delta), draw_test(d))
-
-
-def verdict(run: Run, base: Run, p: Paired) -> str:
-    """One sentence a person can act on."""
-    if run is base:
-        return "baseline"
-    points = 100 * p.delta
-    if not p.test.tested:
-        return f"not tested (--bootstrap 0): {points:+.1f} mIoU points vs {base.name}"
-    ci = f"95% CI {100 * p.ci[0]:+.1f} to {100 * p.ci[1]:+.1f} points"
-    if p.within_noise:
-        return f"within noise: {points:+.1f} mIoU points vs {base.name} ({ci} includes 0, {p.test.p_text()})"
-    word = "better" if p.delta > 0 else "worse"
-    return f"{word} than {base.name} by {abs(points):.1f} mIoU points ({ci}, {p.test.p_text()})"
 
 
 def results_frame(
@@ -341,11 +278,11 @@ def compare(
     base_arm = pick_baseline_arm(arms, baseline)
     by_seed = {r.seed: r for r in base_arm.runs}
     bases = {r.name: by_seed.get(r.seed, base_arm.runs[0]) for r in runs}
-    paired = {r.name: paired_bootstrap(bases[r.name].result, r.result, reps, seed) for r in runs}
+    paired = {r.name: paired_bootstrap(bases[r.name].result, r.result, reps, seed, block) for r in runs}
     arm_of = {r.name: a.name for a in arms for r in a.runs}
     per_class = per_class_frame(runs)
     split = runs[0].result.split
-    judged = judge_arms(arms, base_arm, reps, seed, block, min_effect)
+    judged = judge_arms(arms, base_arm, min_effect)
     return Comparison(
         split=split,
         runs=runs,

@@ -27,38 +27,37 @@ def _miou_per_seed(arm: Any, keep: np.ndarray) -> dict:
     }
 
 
-def _test(base: Any, arm: Any, keep: np.ndarray, names: list[str], ignore: int, **kw: Any) -> dict[str, Any]:
-    """The study's arm test on one condition's images: the one place this module calls it. (When
-    study.arm_test takes {seed: score}, pass _miou_per_seed(base, keep) and _miou_per_seed(arm, keep).)"""
-    t = arm_test(
-        *({r.seed: r.result.per_image[keep] for r in a.runs} for a in (base, arm)), names, ignore, **kw
-    )
-    return {"delta": t.delta, "ci": list(t.test.ci), "p_value": t.test.p_value, "seeds": t.seeds,
-            "paired": t.paired}  # fmt: skip
+def _test(base: Any, arm: Any, keep: np.ndarray) -> dict[str, Any]:
+    """The study's arm test (a paired t over shared seeds) on one condition's images: the one place
+    this module calls it."""
+    t = arm_test(_miou_per_seed(base, keep), _miou_per_seed(arm, keep))
+    return {"delta": t.delta, "ci": list(t.ci), "p_value": t.p_value, "seeds": t.n,
+            "paired": t.kind == "paired t", "test": t.description, "reason": t.reason,
+            "verdict_allowed": t.verdict_allowed}  # fmt: skip
 
 
 def condition_tests(
     arms: Sequence[Any], base: Any, reps: int = 1000, seed: int = 0, block: int | None = None
 ) -> list[dict[str, Any]]:
     """One row per (condition, arm other than the baseline): mean mIoU of both arms on the condition,
-    Δ mIoU, 95% CI, p and Holm's p; [] when the evaluation recorded no conditions."""
+    Δ mIoU, 95% CI, p and Holm's p; [] when the evaluation recorded no conditions. (reps, seed and
+    block are no longer used: the arm test is a t over seeds, nothing is resampled.)"""
     first = base.runs[0].result
     masks = first.condition_masks()
     if not masks:
         return []
     rows = []
     for cond, keep in masks.items():
-        names = [n for n, k in zip(first.image_names, keep) if k]
         base_miou = float(np.mean(list(_miou_per_seed(base, keep).values())))
         for arm in arms:
             if arm is base:
                 continue
-            test = _test(
-                base, arm, keep, names, first.classes.ignore_index, reps=reps, seed=seed, block=block
-            )
+            test = _test(base, arm, keep)
             arm_miou = float(np.mean(list(_miou_per_seed(arm, keep).values())))
             rows.append({"condition": cond, "arm": arm.name, "baseline": base.name, "images": int(keep.sum()),
                          "miou_baseline": base_miou, "miou_arm": arm_miou, **test})  # fmt: skip
-    for row, p in zip(rows, holm([r["p_value"] for r in rows])):
+    # Holm's family: the tests that can give a verdict (enough shared seeds), as for the arms
+    family = holm([r["p_value"] if r.pop("verdict_allowed") else None for r in rows])
+    for row, p in zip(rows, family):
         row["p_holm"] = None if p is None or math.isnan(p) else p
     return rows

@@ -12,9 +12,9 @@ import torch
 from camseg_cli.core.data.layouts import open_dataset
 from camseg_cli.core.data.samples import evenly_spaced, read_sample
 from camseg_cli.core.data.tensors import resize_image
-from camseg_cli.core.evaluation.arms import arms_frame
 from camseg_cli.core.evaluation.compare import Comparison, best_run
 from camseg_cli.core.evaluation.study_report import arm_markdown, plot_arms
+from camseg_cli.core.evaluation.verdicts import arms_frame
 from camseg_cli.core.files import fmt_number, pyplot, save_figure, write_csv, write_text
 from camseg_cli.core.model.checkpoint import load_checkpoint
 from camseg_cli.core.model.inference import amp_dtype, checkpoint_inference, predict_batch
@@ -164,8 +164,20 @@ def class_legend(classes: Any, indices: Any) -> list[Any]:
 
 RANK_COLUMNS = (
     "rank", "run", "arch", "aug", "epochs", "mIoU", "95% CI", "pixel acc", "mean acc",
-    "Δ vs baseline", "Δ 95% CI", "p", "s/epoch",
+    "Δ points", "Δ 95% CI", "p", "s/epoch",
 )  # fmt: skip
+
+
+def _pts(x: float) -> str:
+    return "—" if x != x else f"{100 * x:+.1f}"
+
+
+def shift_text(s: dict[str, list]) -> str:
+    """'largest rises Road +2.1, ...; largest falls Sky -1.0' in IoU points: differences of means with
+    no test behind them, so not 'helps' or 'hurts'."""
+    up = ", ".join(f"{k} {_pts(v)}" for k, v in s["helps"]) or "—"
+    down = ", ".join(f"{k} {_pts(v)}" for k, v in s["hurts"]) or "—"
+    return f"largest rises {up}; largest falls {down}"
 
 
 def _row(cells: Any) -> str:
@@ -182,8 +194,8 @@ def markdown(c: Comparison, pictures: list[str]) -> str:
         *arm_markdown(c),
         "## Runs",
         "",
-        "Each run against the baseline arm's run of the same seed: a paired bootstrap over the same "
-        "images (95% CI, two-sided p-value).",
+        "Each run against the baseline arm's run of the same seed: a paired block bootstrap over the same "
+        "images (95% CI, two-sided p-value). Differences in mIoU points, as everywhere in this report.",
         "",
         _row(RANK_COLUMNS),
         "|---:|---|---|---|---:|---:|---|---:|---:|---:|---|---:|---:|",
@@ -202,11 +214,7 @@ def markdown(c: Comparison, pictures: list[str]) -> str:
             *(
                 ("—", "", "")  # the baseline against itself: nothing to show
                 if r.run == r.vs_run
-                else (
-                    fmt_number(r.delta_vs_baseline, 4),
-                    f"{fmt_number(r.delta_lo, 4)} to {fmt_number(r.delta_hi, 4)}",
-                    r.p_text,
-                )
+                else (_pts(r.delta_vs_baseline), f"{_pts(r.delta_lo)} to {_pts(r.delta_hi)}", r.p_text)
             ),
             fmt_number(r.epoch_seconds, 1),  # steady state: epoch 1 carries the start-up
         ]
@@ -225,11 +233,9 @@ def markdown(c: Comparison, pictures: list[str]) -> str:
     ]
     lines += [f"- **{r.run}**: {r.verdict}" for r in c.results.itertuples() if r.run != r.vs_run]
     if c.shifts:
-        lines += ["", "## Where augmentation helps or hurts (IoU vs baseline, means over seeds)", ""]
+        lines += ["", "## Largest per-class changes (IoU points vs baseline, means over seeds, untested)", ""]
         for run, s in c.shifts.items():
-            helps = ", ".join(f"{k} {v:+.3f}" for k, v in s["helps"]) or "—"
-            hurts = ", ".join(f"{k} {v:+.3f}" for k, v in s["hurts"]) or "—"
-            lines.append(f"- **{run}** helps: {helps}; hurts: {hurts}")
+            lines.append(f"- **{run}**: {shift_text(s)}")
     lines += ["", "## Per-class IoU (bold: best run for the class)", ""]
     frame = c.per_class.dropna(how="all")
     lines.append(_row(["class", *frame.columns]))
