@@ -223,12 +223,18 @@ def compare_cmd(
     baseline: str = typer.Option(
         None, "--baseline", help="Run to compare against (default: the aug=none run)."
     ),
-    bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for CIs and p-values."),
+    bootstrap: int = typer.Option(
+        1000,
+        "--bootstrap",
+        help="Bootstrap resamples: run CIs, checkpoint-vs-checkpoint tests (arms: t over seeds).",
+    ),
     block: int = typer.Option(
         None, "--block", help="Test images resampled in blocks of N consecutive frames (default: n^(1/3))."
     ),
     min_effect: float = typer.Option(
-        0.5, "--min-effect", help="mIoU points: a difference whose CI lies within ± this is negligible."
+        0.5,
+        "--min-effect",
+        help="mIoU points: a CI within ± this is negligible; a class moving Δ more is flagged.",
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap draws."),
     split_by: str = SPLIT_BY_AS_TRAINED,

@@ -118,8 +118,8 @@ def judge_arms(arms: Sequence[Arm], base: Arm, min_effect: float = MIN_EFFECT) -
     for r in results:
         if r.test is None:
             continue
-        if r.test.verdict_allowed:
-            factor = r.p_holm / r.test.p_value if len(family) > 1 and r.test.p_value > 0 else 1.0
+        if math.isfinite(r.test.delta):  # without a verdict only the never-labelled check can speak
+            factor = r.p_holm / r.test.p_value if r.p_holm and len(family) > 1 and r.test.p_value > 0 else 1.0
             r.notes += fragility_notes(
                 mats[base.name], mats[r.arm.name], names, classes, ignore, factor, min_effect
             )
