@@ -146,20 +146,23 @@ def test_a_study_of_2_augs_x_3_seeds_compares_as_2_paired_arms(study):
     arms = {a["arm"]: a for a in doc["arms"]}
     assert set(arms) == {"none", "flip"}
     assert arms["none"]["seeds"] == arms["flip"]["seeds"] == [0, 1, 2]
-    flip = arms["flip"]
-    assert flip["seed_aware"] is True and flip["p_holm"] == pytest.approx(flip["p_value"])  # one arm tested
-    expected = np.mean(flip["miou_per_seed"]) - np.mean(arms["none"]["miou_per_seed"])
-    assert flip["delta_vs_baseline"] == pytest.approx(expected)  # paired: mean of per-seed differences
+    flip, none = arms["flip"], arms["none"]
     assert flip["seeds_paired"] == [0, 1, 2] and flip["seeds_unpaired"] == []
-    assert flip["test"] == "paired t over 3 shared seeds (about these test images, new training seeds)"
-    d = np.subtract(flip["miou_per_seed"], arms["none"]["miou_per_seed"])
-    if d.std() > 0:  # tiny runs may tie on every seed: then there is no p (and the reason says why)
+    d = np.subtract(flip["miou_per_seed"], none["miou_per_seed"])
+    expected = np.mean(flip["miou_per_seed"]) - np.mean(none["miou_per_seed"])
+    assert flip["delta_vs_baseline"] == pytest.approx(expected)  # paired: mean of per-seed differences
+    if len(set(flip["miou_per_seed"])) == 3 and len(set(none["miou_per_seed"])) == 3 and d.std() > 0:
         from scipy import stats
 
+        assert flip["seed_aware"] is True and flip["p_holm"] == pytest.approx(flip["p_value"])  # one arm
+        assert flip["test"] == "paired t over 3 shared seeds (about these test images, new training seeds)"
         assert flip["p_value"] == pytest.approx(
-            stats.ttest_rel(flip["miou_per_seed"], arms["none"]["miou_per_seed"]).pvalue
+            stats.ttest_rel(flip["miou_per_seed"], none["miou_per_seed"]).pvalue
         )
-    assert flip["delta_ci"][0] <= flip["delta_vs_baseline"] <= flip["delta_ci"][1]
+        assert flip["delta_ci"][0] <= flip["delta_vs_baseline"] <= flip["delta_ci"][1]
+    else:  # tiny runs can be one fixed mask whatever the seed (issue 26): one model, no p, and why
+        assert flip["p_value"] is None and flip["p_holm"] is None and flip["reason"]
+        assert any("bit-identical" in n for n in flip["notes"] + none["notes"]) or "SD 0" in flip["reason"]
     runs = {r["run"]: r for r in doc["runs"]}
     for s in range(3):  # every run against the baseline arm's run of its own seed
         assert (

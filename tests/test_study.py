@@ -197,6 +197,12 @@ def test_verdicts_say_what_the_study_can_and_cannot_conclude():
     assert "one shared seed" in rows["jitter"]["reason"] and rows["jitter"]["seeds_unpaired"] == [1, 2, 3, 4]
     assert rows["blur"]["p_value"] is not None and rows["blur"]["p_holm"] is None
     assert rows["crop"]["seeds_paired"] == [0, 1, 2, 3, 4] and rows["crop"]["test"].startswith("paired t")
+    from camseg_cli.core.evaluation.verdicts import arm_cells
+
+    assert (
+        arm_cells(results["blur"])[6] == "—"
+        and arm_cells(results["crop"])[6] == f"{results['crop'].p_holm:.3f}"
+    )
     frame = arms_frame(list(results.values())).set_index("arm")
     assert np.isnan(frame.loc["jitter", "p_value"]) and "one shared seed" in frame.loc["jitter", "reason"]
 

@@ -53,7 +53,8 @@ def distinct_runs(arm: Arm) -> tuple[list[Any], str | None]:
             copies.append(f"seed {r.seed} = seed {twin.seed}")
     if not copies:
         return kept, None
-    return kept, f"bit-identical results counted once ({', '.join(copies)}): does the seed reach training?"
+    note = "one model, not several: does the seed reach training, or does the model ignore its input?"
+    return kept, f"bit-identical results counted once ({', '.join(copies)}): {note}"
 
 
 def _points(x: float) -> str:
@@ -166,7 +167,8 @@ def arm_cells(r: ArmResult) -> list[str]:
     ci = f"{_points(t.ci[0])} to {_points(t.ci[1])}" if t.tested else "—"
     lo, hi = t.prob_improvement_ci
     pi = f"{t.prob_improvement:.2f} ({lo:.2f}–{hi:.2f})" if math.isfinite(t.prob_improvement) else "—"
-    return [*cells, _points(t.delta), ci, t.p_text(), t.p_text(r.p_holm, ""), pi, method_cell(r)]
+    holm_p = "—" if r.p_holm is None else t.p_text(r.p_holm, "")  # no verdict: not in the family
+    return [*cells, _points(t.delta), ci, t.p_text(), holm_p, pi, method_cell(r)]
 
 
 def _finite(x: float | None) -> float | None:
