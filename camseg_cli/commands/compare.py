@@ -112,18 +112,18 @@ def ranking_table(c: Comparison) -> Table:
 def condition_table(c: Comparison) -> Table:
     """One row per (ACDC condition, arm): the arm test on that condition's images alone."""
     table = Table(title=f"arms per condition on {c.split} — baseline arm {c.baseline_arm.name}")
-    cols = ("condition", "images", "arm", "baseline mIoU", "arm mIoU", "Δ mIoU", "Δ 95% CI", "p", "Holm p")
+    cols = ("condition", "images", "arm", "baseline mIoU", "arm mIoU", "Δ pts", "Δ 95% CI", "p", "Holm p")
     for col in cols:
         table.add_column(col, justify="left" if col in ("condition", "arm", "Δ 95% CI") else "right")
     for row in c.conditions:
-        ci = f"{fmt_number(row['ci'][0], 4)} to {fmt_number(row['ci'][1], 4)}"
+        ci = f"{_pts(row['ci'][0])} to {_pts(row['ci'][1])}"
         holm = "" if row["p_holm"] is None else fmt_number(row["p_holm"], 3)
         means = [fmt_number(row["miou_baseline"]), fmt_number(row["miou_arm"])]
         cells = [
             str(row["images"]),
             row["arm"],
             *means,
-            f"{row['delta']:+.4f}",
+            _pts(row["delta"]),
             ci,
             fmt_number(row["p_value"], 3),
         ]
