@@ -298,6 +298,8 @@ def compare_cmd(
             comparison.notes.append(nothing_to_compare(checkpoints[0]))
             print_json(comparison.to_json())
             return
+        for line in comparison.ignores_input:
+            console.print(f"[bold red]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
         _one_run(comparison, checkpoints[0])
         console.print(
             f"1 run ({reused} evaluation(s) reused from {out}/eval); no report written", highlight=False
@@ -307,6 +309,8 @@ def compare_cmd(
     if as_json:
         print_json(comparison.to_json())
         return
+    for line in comparison.ignores_input:
+        console.print(f"[bold red]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
     console.print(arm_table(comparison))
     for r in comparison.arms:
         if r.test is not None:

@@ -168,4 +168,7 @@ def evaluate_cmd(
     console.print(class_table(result))
     for line in summary_lines(result):
         console.print(line, highlight=False)
+    if result.dependence is not None and result.dependence.flagged:
+        warning = result.dependence.warning(result.run)
+        console.print(f"[bold red]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     console.print(f"wrote {', '.join(str(p) for p in paths)}", highlight=False, soft_wrap=True)

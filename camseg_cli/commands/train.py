@@ -166,6 +166,12 @@ def train_cmd(
     compile: bool = typer.Option(False, "--compile", help="torch.compile the model (CUDA)."),
     channels_last: bool = typer.Option(True, "--channels-last/--no-channels-last", help="NHWC on CUDA."),
     sync_bn: bool = typer.Option(False, "--sync-bn", help="SyncBatchNorm across GPUs under torchrun."),
+    precise_bn: str = typer.Option(
+        "auto",
+        "--precise-bn",
+        help="Recompute BatchNorm statistics over N training batches before each validation (0: off; "
+        "auto: 16 for --weights none or at most 10 epochs, else off).",
+    ),
     out: str = typer.Option("out", "--out", "-o", help="Output folder."),
     run: str = typer.Option("", "--run", help="Run name (default <arch>-<aug>)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from out/runs/<run>/last.pt."),
@@ -212,6 +218,7 @@ def train_cmd(
         fields, sweep, seeds = _with_file(ctx, read_config_file(config), fields, sweep, seeds)
     _check_cheap(fields, resume)
     fields["lr"] = default_lr(fields["weights"]) if fields["lr"] is None else fields["lr"]
+    fields["precise_bn"] = _batches(fields["precise_bn"])
     fields["workers"] = default_train_workers() if fields["workers"] is None else fields["workers"]
     given = TrainConfig(**fields)
 
@@ -278,6 +285,16 @@ def _check_cheap(fields: dict, resume: bool) -> None:
         return
     check_data_folder("--data", fields["data"])
     fields["data"] = str(Path(fields["data"]).resolve())
+
+
+def _batches(value: int | str) -> int | str:
+    """--precise-bn: "auto" or a whole number of batches."""
+    if isinstance(value, int) or value == "auto":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise CamsegError(f"--precise-bn {value!r}: a number of batches (0: off) or auto") from None
 
 
 def _with_file(

@@ -21,6 +21,7 @@ import pandas as pd
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.evaluation.arms import Arm, group_arms, pick_baseline_arm, study_notes
 from camseg_cli.core.evaluation.conditions import condition_tests
+from camseg_cli.core.evaluation.dependence import withhold_verdicts
 from camseg_cli.core.evaluation.evaluate import evaluate_checkpoint, split_settings, write_reports
 from camseg_cli.core.evaluation.pairs import Paired, paired_bootstrap, verdict
 from camseg_cli.core.evaluation.results import EvalResult, cached_result, distinct_files
@@ -228,6 +229,7 @@ class Comparison:
     power: list[str]
     notes: list[str]
     conditions: list[dict[str, Any]] = field(default_factory=list)  # per ACDC condition: arm tests
+    ignores_input: list[str] = field(default_factory=list)  # one warning per run that draws one mask
 
     def to_json(self) -> dict[str, Any]:
         rows = []
@@ -261,6 +263,7 @@ class Comparison:
             "arms": arms_json(self.arms),
             "power": self.power,
             "notes": self.notes,
+            "ignores_input": self.ignores_input,
         } | ({"conditions": self.conditions} if self.conditions else {})
 
 
@@ -283,7 +286,7 @@ def compare(
     per_class = per_class_frame(runs)
     split = runs[0].result.split
     judged = judge_arms(arms, base_arm, min_effect)
-    return Comparison(
+    comparison = Comparison(
         split=split,
         runs=runs,
         baseline=base_arm.runs[0],
@@ -297,3 +300,5 @@ def compare(
         notes=study_notes(split, arms, runs),
         conditions=condition_tests(arms, base_arm, reps, seed, block),
     )
+    comparison.ignores_input = withhold_verdicts(comparison)  # no verdict about a model that cannot see
+    return comparison

@@ -21,6 +21,7 @@ from camseg_cli.core.data.tensors import EvalTransform, collate_eval
 from camseg_cli.core.data.validate import check_files, usable_samples
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.evaluation.bootstrap import bootstrap_ci
+from camseg_cli.core.evaluation.dependence import Thumbnails
 from camseg_cli.core.evaluation.loop import evaluate_loader
 from camseg_cli.core.evaluation.results import EvalResult, map_stamp, report_stem, save_cache, stamp
 from camseg_cli.core.files import pyplot, save_figure, write_csv, write_json
@@ -186,10 +187,12 @@ def evaluate_checkpoint(
     run = run_name(ckpt)
     wrap = (lambda it: track(it, f"evaluate {run} {split}")) if track else None
     start = time.perf_counter()
+    thumbs = Thumbnails()  # small copies of every prediction and label: does the model see its input?
     cm = evaluate_loader(
-        model, source, classes.num_classes, classes.ignore_index, to_input, amp_dtype(dev), wrap
+        model, source, classes.num_classes, classes.ignore_index, to_input, amp_dtype(dev), wrap, thumbs
     )
     per_image = cm.per_image().cpu().numpy()  # the one host sync of the evaluation
+    pred_thumbs, label_thumbs = thumbs.arrays()
     ignored = cm.ignored().cpu().numpy()
     seconds = time.perf_counter() - start
     return EvalResult(
@@ -207,6 +210,8 @@ def evaluate_checkpoint(
         seconds=seconds,
         stamp=stamp(ckpt_path, every, info.layout, skipped) | {"split": settings} | map_stamp(class_map),
         conditions=[r.condition for r in refs] if any(r.condition for r in refs) else None,
+        pred_thumbs=pred_thumbs,
+        label_thumbs=label_thumbs,
     )
 
 

@@ -22,9 +22,10 @@ def evaluate_loader(
     to_input: ModelInput,
     dtype: torch.dtype | None = None,
     track: Callable[[Iterable], Iterable] | None = None,
+    each: Callable[[torch.Tensor, torch.Tensor], None] | None = None,
 ) -> ConfusionMatrix:
     """Run a loader of (uint8 images, masks) through the model on to_input's device; one
-    ConfusionMatrix over the whole split."""
+    ConfusionMatrix over the whole split. `each(pred, mask)` also sees every image's class maps."""
     model.eval()
     device = to_input.device
     cm = ConfusionMatrix(num_classes, ignore_index, device)
@@ -32,5 +33,8 @@ def evaluate_loader(
     for images, masks in batches:
         preds = predict_batch(model, to_input(images), [tuple(m.shape) for m in masks], dtype)
         for pred, mask in zip(preds, masks):
-            cm.update(pred, mask.to(device, non_blocking=True))
+            mask = mask.to(device, non_blocking=True)
+            cm.update(pred, mask)
+            if each is not None:
+                each(pred, mask)
     return cm

@@ -24,10 +24,13 @@ from camseg_cli.core.data.layouts import open_dataset
 from camseg_cli.core.data.remap import class_map_path
 from camseg_cli.core.data.samples import SampleRef
 from camseg_cli.core.errors import CamsegError
+from camseg_cli.core.evaluation.dependence import Dependence, input_dependence
 from camseg_cli.core.evaluation.metrics import Scores, scores_from_matrix
 from camseg_cli.core.files import to_json, write_with
 
-CACHE_VERSION = 3  # 2: keyed by checkpoint sha256 + data fingerprint; 3: + layout and --skip-bad's skips
+# 2: keyed by checkpoint sha256 + data fingerprint; 3: + layout and --skip-bad's skips;
+# 4: + prediction and label thumbnails (input dependence): older caches are evaluated again
+CACHE_VERSION = 4
 
 
 @dataclass
@@ -48,6 +51,9 @@ class EvalResult:
     seconds: float = float("nan")
     stamp: dict[str, Any] = field(default_factory=dict)  # checkpoint size / mtime: is a cache stale?
     conditions: list[str] | None = None  # per image: ACDC's condition (fog, night, rain, snow), if any
+    # (images, 32, 32) int16 nearest thumbnails of each prediction and label (core/evaluation/dependence)
+    pred_thumbs: np.ndarray | None = None
+    label_thumbs: np.ndarray | None = None
 
     @cached_property
     def mat(self) -> np.ndarray:
@@ -56,6 +62,13 @@ class EvalResult:
     @cached_property
     def scores(self) -> Scores:
         return scores_from_matrix(torch.from_numpy(self.mat), self.classes.void)
+
+    @cached_property
+    def dependence(self) -> Dependence | None:
+        """How much the predictions vary between images, beside the labels (None without thumbnails)."""
+        if self.pred_thumbs is None or self.label_thumbs is None:
+            return None
+        return input_dependence(self.pred_thumbs, self.label_thumbs, self.per_image, self.classes.void)
 
     @property
     def num_images(self) -> int:
@@ -127,6 +140,7 @@ class EvalResult:
             "seconds": self.seconds,
             "per_class": {r["class"]: {k: v for k, v in r.items() if k != "class"} for r in self.per_class()},
             "void": self.void_report(),
+            "input_dependence": None if self.dependence is None else self.dependence.to_json(),
         } | ({"conditions": self.by_condition()} if self.conditions else {})
 
 
@@ -224,6 +238,9 @@ def save_cache(result: EvalResult, path: Path | str) -> Path:
     }
     if result.conditions:
         arrays["conditions"] = np.asarray(result.conditions, dtype=np.str_)
+    if result.pred_thumbs is not None and result.label_thumbs is not None:
+        arrays["pred_thumbs"] = result.pred_thumbs.astype(np.int16)
+        arrays["label_thumbs"] = result.label_thumbs.astype(np.int16)
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:  # a file object, so numpy does not append .npz to the temp name
@@ -240,6 +257,7 @@ def load_cache(path: Path | str) -> EvalResult:
             meta = json.loads(str(z["meta"]))
             per_image, ignored, names = z["per_image"], z["ignored"], [str(s) for s in z["image_names"]]
             conditions = [str(s) for s in z["conditions"]] if "conditions" in z.files else None
+            thumbs = (z["pred_thumbs"], z["label_thumbs"]) if "pred_thumbs" in z else (None, None)
     except (OSError, ValueError, KeyError, json.JSONDecodeError) as e:
         raise CamsegError(
             f"{path}: not a readable camseg evaluation cache ({e.__class__.__name__}: {e})"
@@ -268,6 +286,8 @@ def load_cache(path: Path | str) -> EvalResult:
         seconds=math.nan if meta["seconds"] is None else meta["seconds"],
         stamp=meta["stamp"],
         conditions=conditions,
+        pred_thumbs=thumbs[0],
+        label_thumbs=thumbs[1],
     )
 
 

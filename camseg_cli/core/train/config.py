@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from camseg_cli.core.checks import RULES, check_number, label, shown
+from camseg_cli.core.checks import RULES, Rule, check_number, label, shown
 from camseg_cli.core.choices import ARCHS, CACHE_MODES, LOGS, OPTIMIZERS, SCHEDULES
 from camseg_cli.core.data.aug_names import aug_name
 from camseg_cli.core.data.class_weights import METHODS as CLASS_WEIGHT_METHODS
@@ -15,6 +15,17 @@ from camseg_cli.core.data.layouts import READ_LAYOUTS
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.sizes import MAX_SIDE
 from camseg_cli.core.suggest import did_you_mean
+
+# --precise-bn auto (core/train/precise_bn.py): on where BatchNorm's running averages lag the weights —
+# from scratch, where the weights move far and fast, and in short runs, where few steps feed the averages.
+AUTO_BATCHES = 16  # batches per recomputation when --precise-bn auto turns it on (capped at an epoch)
+AUTO_MAX_EPOCHS = 10  # auto: on for runs from scratch and for runs of at most this many epochs
+PRECISE_BN = Rule(0, 1_000_000)  # --precise-bn N: a whole number of batches (or "auto")
+
+
+def auto_batches(weights: str, epochs: int) -> int:
+    """--precise-bn auto: AUTO_BATCHES for --weights none or at most AUTO_MAX_EPOCHS epochs, else 0 (off)."""
+    return AUTO_BATCHES if weights == "none" or epochs <= AUTO_MAX_EPOCHS else 0
 
 
 @dataclass(frozen=True)
@@ -56,8 +67,13 @@ class TrainConfig:
     run: str = ""  # empty: <arch>-<aug>
     log: str = "none"  # or "tensorboard": event files in OUT/runs/<run>/tb/
     keep_last: bool = True  # False: a finished run drops last.pt (resume state), so it cannot be extended
+    # training batches over which BatchNorm statistics are recomputed before each validation (0: off);
+    # "auto" is resolved on construction (core/train/precise_bn.py), so config.json holds the number
+    precise_bn: int | str = "auto"
 
     def __post_init__(self) -> None:
+        if self.precise_bn == "auto":
+            object.__setattr__(self, "precise_bn", auto_batches(self.weights, self.epochs))
         _check(self)
 
     @property
@@ -89,6 +105,7 @@ class TrainConfig:
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         kwargs = {k: v for k, v in d.items() if k in names}
+        kwargs.setdefault("precise_bn", 0)  # a run recorded before precise BN existed trained without it
         size = kwargs.get("size")
         if isinstance(size, list | tuple):
             kwargs["size"] = tuple(size)
@@ -133,6 +150,8 @@ def check_field(name: str, value: Any, where: str | None = None) -> None:
         raise CamsegError(
             f"{label(name, where)} {shown(value)}: height and width must be 32 to {MAX_SIDE} pixels"
         )
+    if name == "precise_bn" and value != "auto":
+        check_number(name, value, where, PRECISE_BN)
     if name == "aug":
         try:
             aug_name(value)  # raises on an unknown preset

@@ -28,6 +28,7 @@ from camseg_cli.core.train import distributed, runstate
 from camseg_cli.core.train.config import TrainConfig
 from camseg_cli.core.train.engine import EpochState, NonFiniteLoss, TrainEvents, ValResult
 from camseg_cli.core.train.loaders import Loaders, make_loaders
+from camseg_cli.core.train.precise_bn import recompute_bn
 from camseg_cli.core.train.resume import RunProgress, read_last
 from camseg_cli.core.train.setup import configure_backends, make_trainer
 from camseg_cli.core.train.tblog import LoggedEvents, TensorBoardLog
@@ -222,10 +223,12 @@ class _Run:
         if p.epoch_state.batches_done < loaders.batches:
             self.trainer.train_epoch(loaders.train, epoch, loaders.batches, p.epoch_state)
         started = time.perf_counter()
+        # eval-mode statistics for the weights as they are now, before validation picks the best
+        bn_seconds = recompute_bn(self.trainer, loaders, epoch, c.precise_bn) if c.precise_bn else 0.0
         val = self.trainer.validate(
             loaders.val, self.info.classes.num_classes, self.info.classes.ignore_index
         )
-        row = self._row(epoch, val, time.perf_counter() - started)
+        row = self._row(epoch, val, time.perf_counter() - started) | {"precise_bn_seconds": bn_seconds}
         p.history.append(row)
         improved = math.isfinite(val.scores.miou) and val.scores.miou > p.best_miou
         if improved:
