@@ -3,6 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA ?= out/demo-data
+OUT ?= out/demo
 TRAIN_ARGS ?=
 
 .PHONY: install test test-min demo lint bench train-all tensorboard clean
@@ -22,8 +23,8 @@ test: $(STAMP)  # the layering contracts first (a second), then the suite
 test-min:  # the CPU suite on the declared minimum versions, in .venv-min (slow: a second torch install)
 	bash scripts/test_min.sh
 
-demo: $(STAMP)
-	bash scripts/demo.sh
+demo: $(STAMP)  # everything under OUT (default out/demo): make demo OUT=/tmp/demo
+	OUT="$(OUT)" bash scripts/demo.sh
 
 lint: $(STAMP)  # ruff, and the import-linter contracts of pyproject.toml (core's layering)
 	$(BIN)/ruff check camseg_cli tests benchmarks

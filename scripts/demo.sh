@@ -5,11 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CAMSEG=${CAMSEG:-.venv/bin/camseg}
-OUT=${OUT:-out}
-DATA="$OUT/demo-data"
+OUT=${OUT:-out/demo}  # its own folder: the README's CPU block writes the same run names under out/
+DATA="$OUT/data"
 SIZE=${SIZE:-96x128}
 EPOCHS=${EPOCHS:-8}
-SEEDS=${SEEDS:-0,1}
+SEEDS=${SEEDS:-0,1,2}
 DEVICE=${DEVICE:-cpu}
 TRAIN=(--data "$DATA" --arch mobilenet_v3_large --weights none --size "$SIZE" --epochs "$EPOCHS"
        --batch-size 4 --lr 0.001 --workers 0 --device "$DEVICE" --out "$OUT")
