@@ -12,6 +12,7 @@ training saw them (as Detectron2 does), so the statistics are those the weights 
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -59,9 +60,7 @@ def update_bn_stats(
     used = 0
     try:
         device = bns[0].running_mean.device
-        for x in inputs:
-            if used >= batches:
-                break
+        for x in itertools.islice(inputs, batches):  # islice: batch N+1 is never even loaded
             with autocast(device, dtype):
                 model(x)
             used += 1
