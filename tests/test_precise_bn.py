@@ -106,7 +106,8 @@ def test_training_from_scratch_follows_its_input_and_precise_bn_moves_no_weight(
     stats = [k for k in a if k.endswith(("running_mean", "running_var"))]
     assert all(torch.equal(a[k], b[k]) for k in a if k not in stats)
     assert sum(not torch.equal(a[k], b[k]) for k in stats) == len(stats)
-    result = evaluate_checkpoint(tmp_path / "pbn3" / f"{ARCH}-none.pt", split="test", device="cpu", bootstrap=0)
+    best = tmp_path / "pbn3" / f"{ARCH}-none.pt"
+    result = evaluate_checkpoint(best, split="test", device="cpu", bootstrap=0)
     dep = result.dependence
     assert not dep.flagged and dep.classes_per_image_pred > 1
     assert np.isfinite(dep.gt_agreement) and dep.pred_agreement < 1.0
