@@ -25,7 +25,8 @@ PRECISE_BN = Rule(0, 1_000_000)  # --precise-bn N: a whole number of batches (or
 
 def auto_batches(weights: str, epochs: int) -> int:
     """--precise-bn auto: AUTO_BATCHES for --weights none or at most AUTO_MAX_EPOCHS epochs, else 0 (off)."""
-    return AUTO_BATCHES if weights == "none" or epochs <= AUTO_MAX_EPOCHS else 0
+    short = type(epochs) is int and epochs <= AUTO_MAX_EPOCHS  # a bad --epochs is _check's to report
+    return AUTO_BATCHES if weights == "none" or short else 0
 
 
 @dataclass(frozen=True)
