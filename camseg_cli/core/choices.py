@@ -11,7 +11,25 @@ from __future__ import annotations
 # then the two it wished it had tried.
 AUG_STUDY = ("flip", "crop", "perspective", "jitter")
 AUG_EXTRA = ("sharpen", "contrast")
-AUG_PRESETS = ("none", *AUG_STUDY, "all", *AUG_EXTRA)
+# Presets that train on a corruption family of the robustness suite (issue 23), each tagged with it.
+AUG_ROBUST = {
+    "lowlight": "camera",
+    "noise": "noise",
+    "blur": "blur",
+    "weather": "weather",
+    "compression": "digital",
+}
+AUG_PRESETS = ("none", *AUG_STUDY, "all", *AUG_EXTRA, *AUG_ROBUST)
+
+# The corruption suite (core/data/corrupt.py, parameters in corrupt_table.py): families and their members.
+CORRUPTION_FAMILIES = {
+    "noise": ("gaussian_noise", "shot_noise", "impulse_noise"),
+    "blur": ("defocus_blur", "motion_blur", "zoom_blur", "glass_blur"),
+    "weather": ("snow", "frost", "fog", "spatter", "rain", "sun_glare"),
+    "digital": ("brightness", "contrast", "pixelate", "jpeg", "elastic"),
+    "camera": ("low_light", "windscreen_stripes", "lens_distortion"),
+}
+CORRUPTIONS = tuple(n for names in CORRUPTION_FAMILIES.values() for n in names)
 
 ARCHS = ("resnet50", "resnet101", "mobilenet_v3_large")  # DeepLabV3 backbones (core/model/checkpoint.py)
 WEIGHTS = ("coco", "imagenet", "none")  # named starting weights; a checkpoint path also works

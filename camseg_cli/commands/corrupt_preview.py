@@ -1,0 +1,32 @@
+"""`camseg corrupt-preview`: one frame under each corruption of the robustness suite at severities 1-5."""
+
+from __future__ import annotations
+
+import typer
+
+from camseg_cli.app import command, console
+from camseg_cli.core.choices import CORRUPTION_FAMILIES
+from camseg_cli.core.data.layouts import READ_LAYOUTS, open_dataset
+from camseg_cli.core.data.samples import SPLITS
+
+
+@command("corrupt-preview")
+def corrupt_preview_cmd(
+    data: str = typer.Option(..., "--data", "-d", help="Dataset folder (rgb, index or fastai layout)."),
+    layout: str = typer.Option(None, "--layout", help=f"Force a layout: {', '.join(READ_LAYOUTS)}."),
+    corrupt: str = typer.Option(
+        "all", "--corrupt", help=f"all, a family ({', '.join(CORRUPTION_FAMILIES)}) or corruption names."
+    ),
+    split: str = typer.Option("test", "--split", help=f"{', '.join(SPLITS)}."),
+    index: int = typer.Option(0, "--index", help="Which frame of the split."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the corruptions' random draws."),
+    output: str = typer.Option("out/corrupt-preview.png", "--out", "--output", help="PNG to write."),
+) -> None:
+    """Show what each corruption does at severities 1-5 on one frame."""
+    from camseg_cli.core.data.corrupt import parse_corrupt
+    from camseg_cli.core.data.corrupt_preview import write_corrupt_preview
+
+    names = parse_corrupt(corrupt)
+    info = open_dataset(data, layout)
+    path = write_corrupt_preview(output, info, names, split, index, seed)
+    console.print(f"corruption preview: {path}", highlight=False)
