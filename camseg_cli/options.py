@@ -28,3 +28,11 @@ CLASS_MAP = typer.Option(
     help="CSV from,to mapping the dataset's classes onto the checkpoint's (unmapped: void), or a shipped "
     "map: camvid11_to_cityscapes19, cityscapes19_to_camvid11. Default: classes matched by name.",
 )
+CORRUPT = typer.Option(
+    None,
+    "--corrupt",
+    help="Also score under the corruption suite: all, a family (noise, blur, weather, digital, camera) or "
+    "names (camseg corrupt-preview shows them).",
+)
+SEVERITY = typer.Option("1-5", "--severity", help="With --corrupt: severities, e.g. 3 or 1-5.")
+CORRUPT_SEED = typer.Option(0, "--corrupt-seed", help="Seed of the corruptions' random draws.")

@@ -16,13 +16,25 @@ from camseg_cli.core.choices import CACHE_MODES, VOID_TAG
 from camseg_cli.core.data.layouts import READ_LAYOUTS
 from camseg_cli.core.data.samples import SPLITS
 from camseg_cli.core.data.splits import SPLIT_BY
+from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.files import fmt_number, make_folder
 from camseg_cli.core.suggest import check_choice, check_data_folder, check_device, check_file, check_out
-from camseg_cli.options import CACHE, CLASS_MAP, CONDITION, SPLIT_BY_AS_TRAINED, TEST_SEQUENCES, VAL_SEQUENCES
+from camseg_cli.options import (
+    CACHE,
+    CLASS_MAP,
+    CONDITION,
+    CORRUPT,
+    CORRUPT_SEED,
+    SEVERITY,
+    SPLIT_BY_AS_TRAINED,
+    TEST_SEQUENCES,
+    VAL_SEQUENCES,
+)
 from camseg_cli.progress import Reporter
 
 if TYPE_CHECKING:  # torch loads when the command runs, not with `camseg --help`
     from camseg_cli.core.evaluation.results import EvalResult
+    from camseg_cli.core.evaluation.robustness import Robustness
 
 
 def _ci(ci: tuple[float, float]) -> str:
@@ -91,6 +103,48 @@ def condition_lines(result: EvalResult) -> list[str]:
     ]
 
 
+def robustness_table(rob: Robustness, ref: Robustness | None) -> Table:
+    """One row per corruption: mIoU at each severity, mean, relative to clean (and CD against --reference)."""
+    sev = rob.severities
+    table = Table(
+        title=f"{rob.clean.run} under corruption (clean mIoU {rob.clean_miou:.3f}, seed {rob.seed})"
+    )
+    for col in (
+        "corruption",
+        "family",
+        *(f"s{s}" for s in sev),
+        "mean",
+        "relative",
+        *(["CD"] if ref else []),
+    ):
+        table.add_column(col, justify="left" if col in ("corruption", "family") else "right")
+    for r in rob.rows(ref):
+        cells = [fmt_number(r["miou"][str(s)]) for s in sev] + [
+            fmt_number(r["mean"]),
+            fmt_number(r["relative"]),
+        ]
+        table.add_row(r["corruption"], r["family"], *cells, *([fmt_number(r["cd"])] if ref else []))
+    return table
+
+
+def robustness_lines(rob: Robustness, ref: Robustness | None) -> list[str]:
+    data = rob.to_json(ref)
+    lines = [
+        f"[bold]mean corrupted mIoU[/] {fmt_number(data['mean_corrupted_miou'])} "
+        f"({fmt_number(data['relative'])} of clean {fmt_number(rob.clean_miou)}) over {len(rob.corruptions)} "
+        f"corruptions x severities {', '.join(map(str, rob.severities))}",
+        "by family: " + ", ".join(f"{f} {fmt_number(v)}" for f, v in data["families"].items()),
+    ]
+    if ref is not None:
+        lines.append(
+            f"[bold]mCD[/] {fmt_number(data['mcd'])} (relative {fmt_number(data['relative_mcd'])}) against "
+            f"{escape(ref.clean.run)}: under 1 is more robust than the reference (Kamann & Rother 2020)"
+        )
+    secs = data["seconds"]
+    lines.append(f"corrupted passes {secs['corrupted']:.1f}s beside the clean pass {secs['clean']:.1f}s")
+    return lines
+
+
 @command("evaluate")
 def evaluate_cmd(
     checkpoint: Path = typer.Argument(..., help="A camseg checkpoint (.pt)."),
@@ -119,6 +173,12 @@ def evaluate_cmd(
     cache: str = CACHE,
     condition: str = CONDITION,
     class_map: str = CLASS_MAP,
+    corrupt: str = CORRUPT,
+    severity: str = SEVERITY,
+    corrupt_seed: int = CORRUPT_SEED,
+    reference: Path = typer.Option(
+        None, "--reference", help="With --corrupt: a checkpoint to score corruption degradation (CD) against."
+    ),
     out: Path = typer.Option(Path("out"), "--out", "-o", help="Output folder; reports go to OUT/eval/."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object to stdout instead of tables."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
@@ -136,10 +196,17 @@ def evaluate_cmd(
         check_data_folder("--data", data)
     check_device(device)
     check_out(out)
+    from camseg_cli.core.data.corrupt import parse_corrupt, parse_severity
     from camseg_cli.core.evaluation.evaluate import evaluate_checkpoint, write_reports
+    from camseg_cli.core.evaluation.robustness import robustness, write_robustness
 
+    names = parse_corrupt(corrupt) if corrupt else ()  # a bad spec fails before any work
+    severities = parse_severity(severity) if corrupt else ()
+    if reference is not None and not corrupt:
+        raise CamsegError("--reference needs --corrupt: it is the baseline of corruption degradation")
     make_folder(out / "eval")  # an unwritable --out fails now, not after the evaluation
     reporter = Reporter(quiet=quiet or as_json)
+    rob = ref = None
     with reporter.session():
         result = evaluate_checkpoint(
             checkpoint,
@@ -161,9 +228,20 @@ def evaluate_cmd(
             conditions=condition,
             class_map=class_map,
         )
-    paths = write_reports(result, out)
+        paths = write_reports(result, out)
+        if names:
+            shared = {
+                "batch_size": batch_size, "device": device, "layout": layout, "workers": workers,
+                "track": reporter.track, "split_by": split_by, "val_sequences": val_sequences,
+                "test_sequences": test_sequences, "skip_bad": skip_bad, "cache": cache,
+                "cache_dir": out / "cache", "conditions": condition, "class_map": class_map,
+            }  # fmt: skip
+            args = (names, severities, corrupt_seed, split, data, out)
+            rob = robustness(checkpoint, *args, clean=result, **shared)
+            ref = robustness(reference, *args, **shared) if reference else None
+            paths += write_robustness(rob, out, ref)
     if as_json:
-        print_json(result.to_json())
+        print_json(result.to_json() | ({"robustness": rob.to_json(ref)} if rob else {}))
         return
     console.print(class_table(result))
     for line in summary_lines(result):
@@ -171,4 +249,8 @@ def evaluate_cmd(
     if result.dependence is not None and result.dependence.flagged:
         warning = result.dependence.warning(result.run)
         console.print(f"[bold red]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+    if rob is not None:
+        console.print(robustness_table(rob, ref))
+        for line in robustness_lines(rob, ref):
+            console.print(line, highlight=False)
     console.print(f"wrote {', '.join(str(p) for p in paths)}", highlight=False, soft_wrap=True)

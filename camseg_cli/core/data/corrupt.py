@@ -198,9 +198,12 @@ class Corruptor:
 
 class CorruptedDataset(torch.utils.data.Dataset):
     """Wraps an untransformed dataset of (image, mask): corrupts item i (named names[i]) in __getitem__,
-    so the work runs in the loader's workers, then applies `transform` (e.g. EvalTransform)."""
+    so the work runs in the loader's workers, then applies `transform` (e.g. EvalTransform). A None
+    corruptor passes frames through clean."""
 
-    def __init__(self, dataset: Any, names: Sequence[str], corruptor: Corruptor, transform: Any = None):
+    def __init__(
+        self, dataset: Any, names: Sequence[str], corruptor: Corruptor | None, transform: Any = None
+    ):
         self.dataset, self.names, self.corruptor, self.transform = dataset, list(names), corruptor, transform
 
     def __len__(self) -> int:
@@ -208,5 +211,6 @@ class CorruptedDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> Any:
         image, mask = self.dataset[i]
-        image, mask = self.corruptor(image, mask, self.names[i])
+        if self.corruptor is not None:
+            image, mask = self.corruptor(image, mask, self.names[i])
         return self.transform(image, mask) if self.transform else (image, mask)

@@ -4,7 +4,8 @@ and write its reports: `out/eval/<run>-<split>.json/.csv/.npz` and a confusion-m
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from torch.utils.data import DataLoader
 
 from camseg_cli.core.data.cache import check_cache, sample_dataset
 from camseg_cli.core.data.classes import ClassMap
+from camseg_cli.core.data.corrupt import CorruptedDataset, Corruptor
 from camseg_cli.core.data.layouts import open_dataset
 from camseg_cli.core.data.readahead import ReadAhead
 from camseg_cli.core.data.remap import Remapped, lut_by_name, lut_from_file
@@ -112,7 +114,7 @@ def resolve_dataset(
     return info
 
 
-def evaluate_checkpoint(
+def evaluate_passes(
     ckpt_path: Path | str,
     data: Path | str | None = None,
     split: str = "test",
@@ -131,8 +133,10 @@ def evaluate_checkpoint(
     cache_dir: Path | str = Path("out") / "cache",
     conditions: str | None = None,
     class_map: Path | str | None = None,
-) -> EvalResult:
-    """Evaluate one checkpoint on one split at each label's own resolution.
+    corruptors: Sequence[Corruptor | None] = (None,),
+) -> list[EvalResult]:
+    """Evaluate one checkpoint on one split at each label's own resolution, once per corruptor (None:
+    clean), loading the checkpoint, the model and the split's files once.
 
     Args:
         ckpt_path: a camseg checkpoint (loaded with weights_only=True).
@@ -151,6 +155,8 @@ def evaluate_checkpoint(
             of the decoded split under cache_dir, reused by later evaluations while the files are unchanged).
         conditions: ACDC conditions to score ("fog,night"; default all); scores are kept per condition.
         class_map: a from,to CSV (or shipped map name) mapping the dataset's classes onto the checkpoint's.
+        corruptors: corruptions of the suite, each applied to every frame (and its mask, if geometric) in
+            the dataset's __getitem__, so in the loader's workers; the ignore index is the checkpoint's.
     """
     if batch_size is not None and batch_size < 1:
         raise CamsegError(f"--batch-size must be at least 1, got {batch_size}")
@@ -171,48 +177,76 @@ def evaluate_checkpoint(
     skipped = sorted({r.name for r in every} - {r.name for r in refs})
     classes: ClassMap = ckpt["classes_map"]
     transform = EvalTransform(ckpt["image_size"])
-    transform = transform if lut is None else Remapped(lut, transform)
-    dataset = sample_dataset(refs, info.classes, transform, cache, cache_dir)
     workers = default_workers(dev) if workers is None else workers
-    loader = DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=False,
-        num_workers=workers,
-        collate_fn=collate_eval,
-        pin_memory=dev.type == "cuda",
-    )
-    source = loader if workers else ReadAhead(loader)  # without workers, read on a thread
     model, to_input = checkpoint_inference(ckpt, dev)
+    key = stamp(ckpt_path, every, info.layout, skipped) | {"split": settings} | map_stamp(class_map)
     run = run_name(ckpt)
-    wrap = (lambda it: track(it, f"evaluate {run} {split}")) if track else None
-    start = time.perf_counter()
-    thumbs = Thumbnails()  # small copies of every prediction and label: does the model see its input?
-    cm = evaluate_loader(
-        model, source, classes.num_classes, classes.ignore_index, to_input, amp_dtype(dev), wrap, thumbs
-    )
-    per_image = cm.per_image().cpu().numpy()  # the one host sync of the evaluation
-    pred_thumbs, label_thumbs = thumbs.arrays()
-    ignored = cm.ignored().cpu().numpy()
-    seconds = time.perf_counter() - start
-    return EvalResult(
-        checkpoint=str(ckpt_path),
-        run=run,
-        split=split,
-        data=str(info.root),
-        classes=classes,
-        image_names=[r.name for r in refs],
-        per_image=per_image,
-        ignored=ignored,
-        ci=bootstrap_ci(per_image, bootstrap, seed, classes.ignore_index),
-        bootstrap=bootstrap,
-        seed=seed,
-        seconds=seconds,
-        stamp=stamp(ckpt_path, every, info.layout, skipped) | {"split": settings} | map_stamp(class_map),
-        conditions=[r.condition for r in refs] if any(r.condition for r in refs) else None,
-        pred_thumbs=pred_thumbs,
-        label_thumbs=label_thumbs,
-    )
+    # labels mapped onto the checkpoint's classes before any corruption, so a warp fills the checkpoint's void
+    remap = None if lut is None else Remapped(lut, _as_is)
+    raw = sample_dataset(refs, info.classes, remap, cache, cache_dir)  # read (or cached) once for every pass
+    results = []
+    for corruptor in corruptors:
+        if corruptor is not None:
+            corruptor = replace(corruptor, ignore_index=classes.ignore_index)
+        dataset = CorruptedDataset(raw, [r.name for r in refs], corruptor, transform)
+        loader = DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=False,
+            num_workers=workers,
+            collate_fn=collate_eval,
+            pin_memory=dev.type == "cuda",
+        )
+        source = loader if workers else ReadAhead(loader)  # without workers, read on a thread
+        what = f"evaluate {run} {split}" + (f" {corruptor.name} s{corruptor.severity}" if corruptor else "")
+        wrap = (lambda it, what=what: track(it, what)) if track else None
+        start = time.perf_counter()
+        thumbs = Thumbnails()  # small copies of every prediction and label: does the model see its input?
+        cm = evaluate_loader(
+            model, source, classes.num_classes, classes.ignore_index, to_input, amp_dtype(dev), wrap, thumbs
+        )
+        per_image = cm.per_image().cpu().numpy()  # the one host sync of the evaluation
+        pred_thumbs, label_thumbs = thumbs.arrays()
+        ignored = cm.ignored().cpu().numpy()
+        seconds = time.perf_counter() - start
+        result = EvalResult(
+            checkpoint=str(ckpt_path),
+            run=run,
+            split=split,
+            data=str(info.root),
+            classes=classes,
+            image_names=[r.name for r in refs],
+            per_image=per_image,
+            ignored=ignored,
+            ci=bootstrap_ci(per_image, bootstrap, seed, classes.ignore_index),
+            bootstrap=bootstrap,
+            seed=seed,
+            seconds=seconds,
+            stamp=key | corrupt_stamp(corruptor),
+            conditions=[r.condition for r in refs] if any(r.condition for r in refs) else None,
+            pred_thumbs=pred_thumbs,
+            label_thumbs=label_thumbs,
+        )
+        results.append(result)
+    return results
+
+
+def evaluate_checkpoint(
+    ckpt_path: Path | str, *args: Any, corruptor: Corruptor | None = None, **kwargs: Any
+) -> EvalResult:
+    """One pass of evaluate_passes (its arguments), clean or under one corruptor."""
+    return evaluate_passes(ckpt_path, *args, corruptors=(corruptor,), **kwargs)[0]
+
+
+def _as_is(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return image, mask
+
+
+def corrupt_stamp(corruptor: Corruptor | None) -> dict[str, Any]:
+    """What a corrupted pass adds to the cache key: corruption, severity and seed."""
+    if corruptor is None:
+        return {}
+    return {"corrupt": {"name": corruptor.name, "severity": corruptor.severity, "seed": corruptor.seed}}
 
 
 # ---------------------------------------------------------------------------------------- reports
@@ -270,7 +304,7 @@ def write_reports(result: EvalResult, out: Path | str = "out") -> list[Path]:
     """JSON summary, per-class CSV, per-image cache (.npz) and heatmap PNG under out/eval/."""
     import pandas as pd
 
-    stem = report_stem(out, result.run, result.split)
+    stem = report_stem(out, result.run, result.split, result.stamp.get("corrupt"))
     frame = pd.DataFrame(result.per_class())
     return [
         write_json(stem.with_suffix(".json"), result.to_json()),

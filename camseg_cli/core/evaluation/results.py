@@ -216,8 +216,12 @@ def stamp(
 # ------------------------------------------------------------------------------------------ cache
 
 
-def report_stem(out: Path | str, run: str, split: str) -> Path:
-    """`out/eval/<run>-<split>`: the .json, .csv, .npz and -confusion.png of one evaluation."""
+def report_stem(out: Path | str, run: str, split: str, corrupt: dict[str, Any] | None = None) -> Path:
+    """`out/eval/<run>-<split>`: the .json, .csv, .npz and -confusion.png of one evaluation; a corrupted
+    pass (corrupt = {"name", "severity", "seed"}) in `out/eval/corrupt/<run>-<split>-<name>-s<N>-seed<S>`."""
+    if corrupt:
+        tag = f"{corrupt['name']}-s{corrupt['severity']}-seed{corrupt['seed']}"
+        return Path(out) / "eval" / "corrupt" / f"{run}-{split}-{tag}"
     return Path(out) / "eval" / f"{run}-{split}"
 
 
@@ -300,14 +304,16 @@ def cached_result(
     settings: dict[str, Any] | None = None,
     layout: str | None = None,
     class_map: Path | str | None = None,
+    corrupt: dict[str, Any] | None = None,
 ) -> EvalResult | None:
     """The cached evaluation of this checkpoint's content on the same split files, or None if stale.
 
     `settings` is the split definition asked for (see evaluate.split_settings); None accepts the cached one.
     `layout` forced by the caller must be the one the evaluation read; None accepts the cached one. An
-    evaluation made with --skip-bad is reused while its split's files are unchanged.
+    evaluation made with --skip-bad is reused while its split's files are unchanged. `corrupt` names a
+    corrupted pass (corruption, severity, seed): its own cache, keyed by those too.
     """
-    path = report_stem(out, run, split).with_suffix(".npz")
+    path = report_stem(out, run, split, corrupt).with_suffix(".npz")
     if not path.is_file():
         return None
     try:
@@ -328,7 +334,8 @@ def cached_result(
     try:  # a retrained checkpoint or changed data means a new evaluation
         refs = open_dataset(result.data, cached_layout, **cached_settings).samples(split)
         now = stamp(ckpt_path, refs, cached_layout, result.stamp.get("skipped", []))
-        if result.stamp != now | {"split": cached_settings} | mapped:
+        corrupted = {"corrupt": corrupt} if corrupt else {}
+        if result.stamp != now | {"split": cached_settings} | mapped | corrupted:
             return None
     except (CamsegError, OSError):
         return None
