@@ -17,11 +17,21 @@ from camseg_cli.core.data.samples import SPLITS
 from camseg_cli.core.data.splits import SPLIT_BY
 from camseg_cli.core.files import fmt_number
 from camseg_cli.core.suggest import check_choice, check_data_folder, check_device, check_file, check_out
-from camseg_cli.options import CLASS_MAP, CONDITION, SPLIT_BY_AS_TRAINED, TEST_SEQUENCES, VAL_SEQUENCES
+from camseg_cli.options import (
+    CLASS_MAP,
+    CONDITION,
+    CORRUPT,
+    CORRUPT_SEED,
+    SEVERITY,
+    SPLIT_BY_AS_TRAINED,
+    TEST_SEQUENCES,
+    VAL_SEQUENCES,
+)
 from camseg_cli.progress import Reporter
 
 if TYPE_CHECKING:  # torch and pandas load when the command runs, not with `camseg --help`
     from camseg_cli.core.evaluation.compare import Comparison
+    from camseg_cli.core.evaluation.robust_compare import RobustComparison
 
 
 def arm_table(c: Comparison) -> Table:
@@ -69,6 +79,20 @@ def short_names(c: Comparison) -> dict[str, str]:
 
 def _pts(x: float) -> str:
     return "—" if x != x else f"{100 * x:+.1f}"
+
+
+def robust_table(rc: RobustComparison) -> Table:
+    """Arms as rows; clean, each corruption family, the suite and each slice as columns."""
+    from camseg_cli.core.evaluation.robust_report import table_rows
+
+    header, rows = table_rows(rc)
+    table = Table(title=f"under shift — Δ mIoU points vs {rc.baseline}, Holm over {rc.tests} tests")
+    for col in header:
+        table.add_column(col, justify="left" if col == "arm" else "right")
+    for row in rows:
+        cells = [c.replace("helps", "[green]helps[/]").replace("hurts", "[red]hurts[/]") for c in row[1:]]
+        table.add_row(escape(row[0]), *cells, style="bold" if row[0] == rc.baseline else None)
+    return table
 
 
 def ranking_table(c: Comparison) -> Table:
@@ -250,6 +274,15 @@ def compare_cmd(
         None, "--batch-size", "-b", help="Images per forward pass (default: 1 on CPU, 4 on CUDA)."
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    corrupt: str = CORRUPT,
+    severity: str = SEVERITY,
+    corrupt_seed: int = CORRUPT_SEED,
+    slice_: str = typer.Option(
+        None,
+        "--slice",
+        help="Real conditions: dark (frames under camseg stats's dark threshold), sequence "
+        "(each drive apart), or both: dark,sequence.",
+    ),
     out: Path = typer.Option(
         Path("out"), "--out", "-o", help="Output folder; the report goes to OUT/compare/."
     ),
@@ -266,10 +299,16 @@ def compare_cmd(
         batch_size=batch_size,
     )
     _check_cheap(checkpoints, data, split, layout, split_by, device, out)
+    from camseg_cli.core.data.corrupt import parse_corrupt, parse_severity
     from camseg_cli.core.evaluation.compare import compare, gather
     from camseg_cli.core.evaluation.report import shift_text, write_report
+    from camseg_cli.core.evaluation.robust_compare import check_slices, study_under_shift
+    from camseg_cli.core.evaluation.robust_report import robust_markdown, write_robust
     from camseg_cli.core.model.device import resolve_device
 
+    names = parse_corrupt(corrupt) if corrupt else ()  # bad specs fail before any evaluation
+    severities = parse_severity(severity) if corrupt else ()
+    slices = check_slices(slice_)
     dev = resolve_device(device)
     reporter = Reporter(quiet=quiet or as_json)
     with reporter.session():
@@ -305,9 +344,20 @@ def compare_cmd(
             f"1 run ({reused} evaluation(s) reused from {out}/eval); no report written", highlight=False
         )
         return
-    written = write_report(comparison, out, samples, dev)
+    rc, extra, pictures = None, [], []
+    if names or slices:
+        with reporter.session():
+            rc = study_under_shift(
+                comparison, names, severities, corrupt_seed, slices, out, data, bootstrap, seed, block,
+                layout=layout, batch_size=batch_size, device=str(dev), skip_bad=skip_bad,
+                track=reporter.track, split_by=split_by, val_sequences=val_sequences,
+                test_sequences=test_sequences, conditions=condition, class_map=class_map,
+            )  # fmt: skip
+        robust_files = write_robust(rc, out)
+        extra, pictures = robust_markdown(rc), [p.name for p in robust_files if p.suffix == ".png"]
+    written = write_report(comparison, out, samples, dev, extra, pictures)
     if as_json:
-        print_json(comparison.to_json())
+        print_json(comparison.to_json() | ({"robustness": rc.to_json()} if rc else {}))
         return
     for line in comparison.ignores_input:
         console.print(f"[bold red]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
@@ -321,6 +371,12 @@ def compare_cmd(
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     if comparison.conditions:
         console.print(condition_table(comparison))
+    if rc is not None:
+        from camseg_cli.core.evaluation.robust_report import legend
+
+        console.print(robust_table(rc))
+        for line in legend(rc):
+            console.print(escape(line), highlight=False)
     console.print(ranking_table(comparison))
     for r in comparison.results.itertuples():
         if r.never_labelled:

@@ -20,6 +20,10 @@ AUG_ROBUST = {
     "compression": "digital",
 }
 AUG_PRESETS = ("none", *AUG_STUDY, "all", *AUG_EXTRA, *AUG_ROBUST)
+# Which corruption family a preset trains on, for compare's "trained on this family" mark: the robust
+# presets, and jitter and contrast, whose brightness / contrast / gamma draws are the digital family's
+# brightness and contrast corruptions at milder strength.
+AUG_FAMILIES = {**AUG_ROBUST, "jitter": "digital", "contrast": "digital"}
 
 # The corruption suite (core/data/corrupt.py, parameters in corrupt_table.py): families and their members.
 CORRUPTION_FAMILIES = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -184,14 +185,16 @@ def _row(cells: Any) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
-def markdown(c: Comparison, pictures: list[str]) -> str:
-    """report.md: ranking, paired tests, class shifts, per-class table, pictures."""
+def markdown(c: Comparison, pictures: list[str], extra: Sequence[str] = ()) -> str:
+    """report.md: arms, `extra` sections (robustness), ranking, paired tests, class shifts, per-class table,
+    pictures."""
     lines = [f"# camseg compare — {c.split} split", ""]
     n = c.baseline.result.num_images
     lines += [
         f"{len(c.runs)} runs evaluated on the same {n} images of `{c.baseline.result.data}`.",
         "",
         *arm_markdown(c),
+        *extra,
         "## Runs",
         "",
         "Each run against the baseline arm's run of the same seed: a paired block bootstrap over the same "
@@ -249,9 +252,15 @@ def markdown(c: Comparison, pictures: list[str]) -> str:
 
 
 def write_report(
-    c: Comparison, out: Path | str, samples: int = 6, device: torch.device | None = None
+    c: Comparison,
+    out: Path | str,
+    samples: int = 6,
+    device: torch.device | None = None,
+    extra: Sequence[str] = (),
+    extra_pictures: Sequence[str] = (),
 ) -> list[Path]:
-    """Everything under out/compare/: report.md, results.csv, per_class.csv and the pictures."""
+    """Everything under out/compare/: report.md, results.csv, per_class.csv and the pictures; `extra`
+    Markdown lines (and pictures already written there) join report.md after the arms."""
     dest = Path(out) / "compare"
     written = [
         write_csv(dest / "results.csv", c.results),
@@ -265,6 +274,6 @@ def write_report(
     if samples > 0:
         imgs, preds = sample_predictions(c, samples, device or torch.device("cpu"))
         written.append(save_figure(dest / "samples.png", plot_samples(c, imgs, preds)))
-    pictures = [p.name for p in written if p.suffix == ".png"]
-    written.append(write_text(dest / "report.md", markdown(c, pictures)))
+    pictures = [p.name for p in written if p.suffix == ".png"] + list(extra_pictures)
+    written.append(write_text(dest / "report.md", markdown(c, pictures, extra)))
     return written

@@ -1,0 +1,302 @@
+"""Arms under shift: clean mIoU, each corruption family, the whole suite and real-condition slices, every
+column tested against the baseline arm with the study's seed-aware arm test (study.arm_test), and one Holm
+adjustment across every test made.
+
+A column's score for one run is the mIoU of its frames pooled into one confusion matrix: for a family, every
+frame under every corruption of the family at every severity scored; for a slice (dark frames, one drive),
+the clean frames of the slice. Pooling keeps one score = one set of per-image matrices, which is what the
+arm test resamples. A cell is marked "trained on this family" when the arm's augmentation shares the
+family of the test corruptions (ImageNet-C's rule: judge on corruptions a model did not train on, or
+say that it did).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from camseg_cli.core.choices import AUG_FAMILIES, CORRUPTION_FAMILIES, DARK_THRESHOLD
+from camseg_cli.core.data.corrupt import family_of
+from camseg_cli.core.data.layouts import open_dataset
+from camseg_cli.core.data.samples import read_image
+from camseg_cli.core.data.stats import mean_luminance
+from camseg_cli.core.errors import CamsegError
+from camseg_cli.core.evaluation.arms import LEVEL, Arm
+from camseg_cli.core.evaluation.bootstrap import resampled_scores
+from camseg_cli.core.evaluation.compare import Comparison
+from camseg_cli.core.evaluation.results import EvalResult
+from camseg_cli.core.evaluation.robustness import Robustness, robustness
+from camseg_cli.core.evaluation.study import ArmTest, arm_test, frame_key, holm
+
+MIN_SLICE = 10  # frames: fewer, and a slice's mIoU says nothing (the note says so, and no test is made)
+SUITE = "suite"
+SLICES = ("dark", "sequence")
+
+
+@dataclass
+class Column:
+    """One column of the table: its name, kind (clean, family, suite, slice) and what it pools."""
+
+    name: str
+    kind: str
+    passes: list[tuple[str, int]] = field(default_factory=list)  # (corruption, severity); [] = clean frames
+    images: np.ndarray | None = None  # indices of the clean frames of a slice; None = all
+
+
+@dataclass
+class Cell:
+    """One arm in one column: per-seed scores, and (not for the baseline arm) the test and its verdict."""
+
+    arm: str
+    column: str
+    per_seed: dict[int, float]
+    test: ArmTest | None = None
+    p_holm: float = math.nan
+    trained: bool = False
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(list(self.per_seed.values())))
+
+    @property
+    def sd(self) -> float:
+        v = list(self.per_seed.values())
+        return float(np.std(v, ddof=1)) if len(v) > 1 else math.nan
+
+    @property
+    def word(self) -> str:
+        """helps / hurts / within noise, after Holm over every test of the table."""
+        if self.test is None:
+            return "baseline"
+        if not self.test.test.tested or not math.isfinite(self.p_holm):
+            return "not tested"
+        if self.p_holm < 1 - LEVEL:
+            return "helps" if self.test.delta > 0 else "hurts"
+        return "within noise"
+
+    def to_json(self) -> dict[str, Any]:
+        t = self.test
+        return {
+            "arm": self.arm,
+            "column": self.column,
+            "mean": self.mean,
+            "sd": self.sd,
+            "per_seed": {str(k): v for k, v in self.per_seed.items()},
+            "delta": None if t is None else t.delta,
+            "delta_points": None if t is None else 100 * t.delta,
+            "delta_ci": None if t is None else list(t.test.ci),
+            "p_value": None if t is None else t.test.p_value,
+            "p_holm": None if t is None else self.p_holm,
+            "seeds": None if t is None else t.seeds,
+            "seed_aware": None if t is None else t.seed_aware,
+            "verdict": self.word,
+            "trained_on_family": self.trained,
+        }
+
+
+@dataclass
+class RobustComparison:
+    """The arms x columns table, with the severity curves for the figure and notes on thin slices."""
+
+    baseline: str
+    columns: list[Column]
+    cells: dict[tuple[str, str], Cell]
+    arms: list[str]
+    curves: dict[str, dict[str, dict[int, list[float]]]]  # arm -> family -> severity -> per-seed scores
+    notes: list[str]
+    tests: int
+    corrupt_seed: int
+    severities: list[int]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "baseline_arm": self.baseline,
+            "columns": [
+                {"name": c.name, "kind": c.kind, "passes": [list(p) for p in c.passes]} for c in self.columns
+            ],
+            "cells": [cell.to_json() for cell in self.cells.values()],
+            "holm_tests": self.tests,
+            "corrupt_seed": self.corrupt_seed,
+            "severities": self.severities,
+            "notes": self.notes,
+        }
+
+
+def aug_families(aug: str) -> set[str]:
+    """Corruption families an augmentation trains on ('lowlight+flip' -> {'camera'})."""
+    return {AUG_FAMILIES[p] for p in aug.replace(",", "+").split("+") if p in AUG_FAMILIES}
+
+
+def _pooled_miou(mats: np.ndarray, ignore: int | None) -> float:
+    """mIoU of the frames pooled into one matrix, scored exactly as the arm test scores a split."""
+    return float(resampled_scores(mats, np.arange(len(mats))[None], ignore)["miou"][0])
+
+
+def _column_mats(rob: Robustness, col: Column) -> tuple[np.ndarray, list[str]]:
+    """A run's per-image matrices and image names for one column (passes stacked, names tagged by pass)."""
+    if not col.passes:
+        idx = np.arange(rob.clean.num_images) if col.images is None else col.images
+        return rob.clean.per_image[idx], [rob.clean.image_names[i] for i in idx]
+    mats = [rob.passes[p].per_image for p in col.passes]
+    names = [f"{n}-s{s}/{img}" for n, s in col.passes for img in rob.clean.image_names]
+    return np.concatenate(mats), names
+
+
+def build_columns(
+    names: Sequence[str], severities: Sequence[int], slices: Sequence[str], luminance: dict[str, float],
+    image_names: Sequence[str],
+) -> tuple[list[Column], list[str]]:  # fmt: skip
+    """clean, then each family of `names`, the suite, then the slices asked for; and notes on thin slices."""
+    cols = [Column("clean", "clean")]
+    for fam, members in CORRUPTION_FAMILIES.items():
+        passes = [(n, s) for n in names if n in members for s in severities]
+        if passes:
+            cols.append(Column(fam, "family", passes))
+    if names:
+        cols.append(Column(SUITE, "suite", [(n, s) for n in names for s in severities]))
+    notes = []
+    wanted: list[tuple[str, np.ndarray]] = []
+    if "dark" in slices:
+        dark = [i for i, n in enumerate(image_names) if luminance.get(n, math.inf) < DARK_THRESHOLD]
+        wanted.append(("dark", np.array(dark, dtype=np.int64)))
+    if "sequence" in slices:
+        seqs: dict[str, list[int]] = {}
+        for i, n in enumerate(image_names):
+            key = frame_key(n)
+            seqs.setdefault(key[0] if key else "(no sequence)", []).append(i)
+        wanted += [(f"seq {s}", np.array(v, dtype=np.int64)) for s, v in seqs.items()]
+    for name, idx in wanted:
+        if len(idx) < MIN_SLICE:
+            notes.append(
+                f"slice {name}: {len(idx)} test frame(s), under {MIN_SLICE} — too few to say anything; "
+                "not tested"
+            )
+            continue
+        cols.append(Column(name, "slice", images=idx))
+    return cols, notes
+
+
+def robust_compare(
+    arms: Sequence[Arm], base: Arm, robs: dict[str, Robustness], columns: list[Column], notes: list[str],
+    reps: int = 1000, seed: int = 0, block: int | None = None, corrupt_seed: int = 0,
+) -> RobustComparison:  # fmt: skip
+    """Every arm against `base` in every column (seed-aware arm test), one Holm over all the tests made.
+
+    `robs[run name]` is that run's Robustness (its clean evaluation and corrupted passes).
+    """
+    first = robs[base.runs[0].name]
+    ignore = first.clean.classes.ignore_index
+    cells: dict[tuple[str, str], Cell] = {}
+    for col in columns:
+        stacked = {a.name: {r.seed: _column_mats(robs[r.name], col) for r in a.runs} for a in arms}
+        for a in arms:
+            per_seed = {s: _pooled_miou(m, ignore) for s, (m, _) in stacked[a.name].items()}
+            trained = col.kind == "family" and col.name in aug_families(a.aug)
+            cell = Cell(a.name, col.name, per_seed, trained=trained)
+            if a is not base:
+                names = next(iter(stacked[base.name].values()))[1]
+                base_m = {s: m for s, (m, _) in stacked[base.name].items()}
+                arm_m = {s: m for s, (m, _) in stacked[a.name].items()}
+                cell.test = arm_test(base_m, arm_m, names, ignore, reps, seed, block)
+            cells[(a.name, col.name)] = cell
+    tested = [c for c in cells.values() if c.test is not None]
+    raw = [c.test.test.p_value if c.test.test.tested else math.nan for c in tested]
+    for c, p in zip(tested, holm(raw)):
+        c.p_holm = p
+    return RobustComparison(
+        baseline=base.name,
+        columns=columns,
+        cells=cells,
+        arms=[a.name for a in arms],
+        curves=_curves(arms, robs, ignore),
+        notes=notes,
+        tests=int(np.isfinite(raw).sum()),
+        corrupt_seed=corrupt_seed,
+        severities=first.severities,
+    )
+
+
+def _curves(arms: Sequence[Arm], robs: dict[str, Robustness], ignore: int | None) -> dict[str, Any]:
+    """arm -> family -> severity (0 = clean) -> each seed's pooled mIoU of the family at that severity."""
+    out: dict[str, Any] = {}
+    for a in arms:
+        fams: dict[str, dict[int, list[float]]] = {}
+        for r in a.runs:
+            rob = robs[r.name]
+            for fam in dict.fromkeys(family_of(n) for n in rob.corruptions):
+                curve = fams.setdefault(fam, {})
+                curve.setdefault(0, []).append(rob.clean_miou)
+                for s in rob.severities:
+                    mats = [rob.passes[(n, s)].per_image for n in rob.corruptions if family_of(n) == fam]
+                    curve.setdefault(s, []).append(_pooled_miou(np.concatenate(mats), ignore))
+        out[a.name] = fams
+    return out
+
+
+def check_slices(spec: str | None) -> tuple[str, ...]:
+    """'dark,sequence' -> ('dark', 'sequence'); an unknown slice is refused before any work."""
+    items = tuple(dict.fromkeys(s.strip().lower() for s in (spec or "").split(",") if s.strip()))
+    unknown = [s for s in items if s not in SLICES]
+    if unknown:
+        raise CamsegError(f"--slice {unknown[0]!r}: choose from {', '.join(SLICES)}")
+    return items
+
+
+def slice_luminance(result: EvalResult, split: str) -> dict[str, float]:
+    """Mean luminance of each evaluated frame, as `camseg stats` measures it for its dark threshold."""
+    layout, settings = result.stamp.get("layout"), result.stamp.get("split", {})
+    refs = {r.name: r for r in open_dataset(result.data, layout, **settings).samples(split)}
+    return {n: mean_luminance(read_image(refs[n].image)) for n in result.image_names if n in refs}
+
+
+def study_under_shift(
+    comparison: Comparison,
+    names: Sequence[str],
+    severities: Sequence[int],
+    corrupt_seed: int = 0,
+    slices: Sequence[str] = (),
+    out: Path | str = "out",
+    data: Path | str | None = None,
+    reps: int = 1000,
+    seed: int = 0,
+    block: int | None = None,
+    **eval_kwargs: Any,
+) -> RobustComparison:
+    """Score every run of `comparison` under the corruptions (cached passes reused) and on the slices,
+    then test every arm in every column against the baseline arm.
+
+    Args:
+        names, severities: corruptions and severities (empty names: slices only).
+        slices: "dark" (frames under camseg stats's dark threshold) and / or "sequence" (each drive).
+        eval_kwargs: evaluate_passes's options and split_by / val_sequences / test_sequences.
+    """
+    split = comparison.split
+    robs = {}
+    for r in comparison.runs:
+        if names:
+            robs[r.name] = robustness(
+                r.path,
+                names,
+                severities,
+                corrupt_seed,
+                split,
+                data,
+                out,
+                r.name,
+                r.result,
+                **dict(eval_kwargs),
+            )
+        else:
+            robs[r.name] = Robustness(r.result, {}, corrupt_seed)
+    first = comparison.baseline.result
+    lum = slice_luminance(first, split) if "dark" in slices else {}
+    columns, notes = build_columns(names, severities, slices, lum, first.image_names)
+    arms = [r.arm for r in comparison.arms]
+    return robust_compare(
+        arms, comparison.baseline_arm, robs, columns, notes, reps, seed, block, corrupt_seed
+    )
