@@ -9,6 +9,7 @@ from __future__ import annotations
 from camseg_cli.core.checks import shown
 from camseg_cli.core.choices import AUG_EXTRA as EXTRA
 from camseg_cli.core.choices import AUG_PRESETS as PRESETS
+from camseg_cli.core.choices import AUG_ROBUST as ROBUST
 from camseg_cli.core.choices import AUG_STUDY as STUDY
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.suggest import did_you_mean
@@ -28,7 +29,7 @@ def parse_aug(spec: str) -> tuple[str, ...]:
     chosen = set()
     for n in names:
         chosen |= set(STUDY) if n == "all" else ({n} if n != "none" else set())
-    return tuple(p for p in STUDY + EXTRA if p in chosen)
+    return tuple(p for p in (*STUDY, *EXTRA, *ROBUST) if p in chosen)
 
 
 def aug_name(spec: str) -> str:

@@ -22,6 +22,7 @@ import torch  # noqa: E402
 
 from camseg_cli.core.choices import AUG_EXTRA as EXTRA  # noqa: E402, F401 (re-exported)
 from camseg_cli.core.choices import AUG_PRESETS as PRESETS  # noqa: E402, F401 (re-exported)
+from camseg_cli.core.choices import AUG_ROBUST as ROBUST  # noqa: E402
 from camseg_cli.core.choices import AUG_STUDY as STUDY  # noqa: E402, F401 (re-exported)
 from camseg_cli.core.data.aug_names import aug_name, parse_aug, split_sweep  # noqa: E402, F401 (re-exported)
 from camseg_cli.core.data.tensors import mask_tensor, resize_image  # noqa: E402
@@ -36,6 +37,7 @@ PERSPECTIVE_SCALE = (0.03, 0.08)
 P_JITTER = 0.8
 P_SHARPEN = 0.5
 P_CONTRAST = 0.5
+P_ROBUST = 0.5  # the corruption-family presets: half the samples see one draw of the family
 NEAREST = cv2.INTER_NEAREST_EXACT  # pixel-centre aligned like INTER_LINEAR; INTER_NEAREST is shifted
 WARP_NEAREST = cv2.INTER_NEAREST  # warps map each pixel centre through the matrix: already aligned
 
@@ -89,7 +91,44 @@ def _transforms(parts: Sequence[str], size: tuple[int, int], ignore_index: int) 
         )
     if "sharpen" in parts:
         out.append(A.Sharpen(alpha=(0.2, 0.5), lightness=(0.7, 1.0), p=P_SHARPEN))
+    out += [_robust(p) for p in parts if p in ROBUST]
     return out
+
+
+def _robust(part: str) -> A.BasicTransform:
+    """A training preset of one corruption family (choices.AUG_ROBUST): random strengths drawn from a
+    range around the test suite's severities 1-3 (core/data/corrupt_table.py); severities 4-5 stay unseen."""
+    if part == "lowlight":  # gamma, an exposure drop (contrast < 1 scales every pixel), sensor noise
+        steps = [
+            A.RandomGamma(gamma_limit=(120, 260), p=1),
+            A.RandomBrightnessContrast(brightness_limit=(0, 0), contrast_limit=(-0.7, -0.2), p=1),
+            A.GaussNoise(std_range=(0.005, 0.03), p=1),
+        ]
+        return A.Sequential(steps, p=P_ROBUST)
+    choices = {
+        "noise": [
+            A.GaussNoise(std_range=(0.02, 0.18), p=1),
+            A.SaltAndPepper(amount=(0.005, 0.06), p=1),
+            A.ISONoise(color_shift=(0.01, 0.05), intensity=(0.1, 0.6), p=1),
+        ],
+        "blur": [
+            A.Defocus(radius=(2, 8), alias_blur=(0.1, 0.5), p=1),
+            A.MotionBlur(blur_limit=(3, 21), allow_shifted=False, p=1),
+            A.GaussianBlur(blur_limit=(3, 9), p=1),
+        ],
+        # RandomFog is left out: 0.3-1 s a frame (benchmarks/NOTES.md) would starve the loader
+        "weather": [
+            A.RandomRain(rain_type="drizzle", brightness_coefficient=0.9, p=1),
+            A.RandomSnow(snow_point_range=(0.1, 0.3), method="bleach", p=1),
+            A.Spatter(mode="rain", p=1),
+            A.RandomSunFlare(flare_roi=(0.1, 0.0, 0.9, 0.4), src_radius=120, p=1),
+        ],
+        "compression": [
+            A.ImageCompression(quality_range=(10, 60), p=1),
+            A.Downscale(scale_range=(0.4, 0.8), p=1),
+        ],
+    }[part]
+    return A.OneOf(choices, p=P_ROBUST)
 
 
 @dataclass(frozen=True)
