@@ -72,7 +72,7 @@ def test_parse_and_names():
     assert split_sweep("none,flip,crop+jitter,flip") == ["none", "flip", "crop+jitter"]
     with pytest.raises(
         CamsegError, match="unknown augmentation 'fisheye'"
-    ):  # blur is a preset since issue 23
+    ):  # blur: a preset now
         parse_aug("flip,fisheye")
     assert parse_aug("lowlight+flip") == ("flip", "lowlight")
     assert aug_name("all,noise") == "all+noise"
