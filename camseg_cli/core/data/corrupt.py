@@ -140,7 +140,7 @@ def _transform(name: str, severity: int, scale: float, ignore_index: int) -> A.C
             p=1,
         ),
         "lens_distortion": lambda: A.OpticalDistortion(
-            distort_limit=(-p["k"], -p["k"]),
+            distort_limit=(p["k"], p["k"]),  # positive: content pulled to the centre, corners void
             mode="fisheye",
             interpolation=cv2.INTER_LINEAR,
             mask_interpolation=WARP_NEAREST,

@@ -140,7 +140,13 @@ TABLE: tuple[Corruption, ...] = (
         _rows(spacing=(40, 32, 24, 18, 12), width=(1, 1, 2, 2, 3), opacity=(0.25, 0.35, 0.45, 0.55, 0.65)),
         "measured: heating wires, px at 360",
     ),
-    Corruption("lens_distortion", "camera", True, _rows(k=(0.1, 0.2, 0.3, 0.45, 0.6)), "measured: barrel k"),
+    Corruption(
+        "lens_distortion",
+        "camera",
+        True,
+        _rows(k=(0.05, 0.1, 0.2, 0.3, 0.4)),
+        "measured: fisheye k (k > 0: barrel, void corners 1-30% of the frame)",
+    ),
 )
 
 BY_NAME = {c.name: c for c in TABLE}
