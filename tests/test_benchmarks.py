@@ -38,3 +38,13 @@ def test_profile_window_lists_the_ops_and_writes_a_trace(tmp_path):
     assert "aten::" in table and "Self CPU" in table
     events = json.loads(trace.read_text())["traceEvents"]
     assert any("convolution" in str(e.get("name", "")) for e in events)
+
+
+def test_corruption_benchmark_times_every_corruption_beside_the_read_and_a_corrupted_evaluation(tmp_path):
+    bench_corrupt = pytest.importorskip("bench_corrupt")
+    rows = bench_corrupt.corruption_times(("fog", "lens_distortion"), ((36, 48),), 3, 1, tmp_path)
+    assert [r["what"] for r in rows] == ["read+resize", "fog", "lens_distortion"]
+    assert all(r["ms"] > 0 and r["size"] == "36x48" for r in rows)
+    r = bench_corrupt.eval_times(tmp_path, 1, (32, 48), 3)
+    assert r["eval_clean_s"] > 0 and len(r["eval_per_pass"]) == 21
+    assert r["eval_corrupted_s"] == pytest.approx(sum(r["eval_per_pass"].values()))
