@@ -15,8 +15,9 @@ from camseg_cli.core.data.sources.synthetic import write_dataset
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.evaluation.arms import Arm
 from camseg_cli.core.evaluation.results import EvalResult, load_cache
-from camseg_cli.core.evaluation.robust_compare import build_columns, check_slices, robust_compare
+from camseg_cli.core.evaluation.robust_compare import build_columns, robust_compare
 from camseg_cli.core.evaluation.robustness import Robustness
+from camseg_cli.core.evaluation.slices import check_slices
 from camseg_cli.core.model.checkpoint import build_model, make_checkpoint, save_checkpoint
 
 runner = CliRunner()
@@ -172,8 +173,11 @@ def test_compare_corrupt_table_holm_and_trained_mark(study):
     report = (out / "compare" / "report.md").read_text()
     assert "## Under shift" in report and "| lowlight |" in report and "†" in report
     assert (out / "compare" / "robustness.png").stat().st_size > 1000
-    table = runner.invoke(app, [a for a in args if a != "--json"])  # every pass is cached now
+    table = runner.invoke(
+        app, [*(a for a in args if a != "--json"), "--slice", "dark,sequence"]
+    )  # cached now
     assert table.exit_code == 0 and "under shift" in table.output and "camera" in table.output
+    assert "too few to say anything" in table.output  # 2 test frames: no slice is tested, each says why
 
 
 def _result(per_image: np.ndarray, names: list[str]) -> EvalResult:

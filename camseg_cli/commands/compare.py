@@ -302,8 +302,9 @@ def compare_cmd(
     from camseg_cli.core.data.corrupt import parse_corrupt, parse_severity
     from camseg_cli.core.evaluation.compare import compare, gather
     from camseg_cli.core.evaluation.report import shift_text, write_report
-    from camseg_cli.core.evaluation.robust_compare import check_slices, study_under_shift
+    from camseg_cli.core.evaluation.robust_compare import study_under_shift
     from camseg_cli.core.evaluation.robust_report import robust_markdown, write_robust
+    from camseg_cli.core.evaluation.slices import check_slices
     from camseg_cli.core.model.device import resolve_device
 
     names = parse_corrupt(corrupt) if corrupt else ()  # bad specs fail before any evaluation

@@ -20,22 +20,16 @@ from typing import Any
 
 import numpy as np
 
-from camseg_cli.core.choices import AUG_FAMILIES, CORRUPTION_FAMILIES, DARK_THRESHOLD
+from camseg_cli.core.choices import AUG_FAMILIES, CORRUPTION_FAMILIES
 from camseg_cli.core.data.corrupt import family_of
-from camseg_cli.core.data.layouts import open_dataset
-from camseg_cli.core.data.samples import read_image
-from camseg_cli.core.data.stats import mean_luminance
-from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.evaluation.arms import LEVEL, Arm
 from camseg_cli.core.evaluation.bootstrap import resampled_scores
 from camseg_cli.core.evaluation.compare import Comparison
-from camseg_cli.core.evaluation.results import EvalResult
 from camseg_cli.core.evaluation.robustness import Robustness, robustness
-from camseg_cli.core.evaluation.study import ArmTest, arm_test, frame_key, holm
+from camseg_cli.core.evaluation.slices import check_slices, slice_images, slice_luminance
+from camseg_cli.core.evaluation.study import ArmTest, arm_test, holm
 
-MIN_SLICE = 10  # frames: fewer, and a slice's mIoU says nothing (the note says so, and no test is made)
 SUITE = "suite"
-SLICES = ("dark", "sequence")
 
 
 @dataclass
@@ -159,25 +153,8 @@ def build_columns(
             cols.append(Column(fam, "family", passes))
     if names:
         cols.append(Column(SUITE, "suite", [(n, s) for n in names for s in severities]))
-    notes = []
-    wanted: list[tuple[str, np.ndarray]] = []
-    if "dark" in slices:
-        dark = [i for i, n in enumerate(image_names) if luminance.get(n, math.inf) < DARK_THRESHOLD]
-        wanted.append(("dark", np.array(dark, dtype=np.int64)))
-    if "sequence" in slices:
-        seqs: dict[str, list[int]] = {}
-        for i, n in enumerate(image_names):
-            key = frame_key(n)
-            seqs.setdefault(key[0] if key else "(no sequence)", []).append(i)
-        wanted += [(f"seq {s}", np.array(v, dtype=np.int64)) for s, v in seqs.items()]
-    for name, idx in wanted:
-        if len(idx) < MIN_SLICE:
-            notes.append(
-                f"slice {name}: {len(idx)} test frame(s), under {MIN_SLICE} — too few to say anything; "
-                "not tested"
-            )
-            continue
-        cols.append(Column(name, "slice", images=idx))
+    found, notes = slice_images(slices, luminance, image_names)
+    cols += [Column(name, "slice", images=idx) for name, idx in found]
     return cols, notes
 
 
@@ -238,22 +215,6 @@ def _curves(arms: Sequence[Arm], robs: dict[str, Robustness], ignore: int | None
     return out
 
 
-def check_slices(spec: str | None) -> tuple[str, ...]:
-    """'dark,sequence' -> ('dark', 'sequence'); an unknown slice is refused before any work."""
-    items = tuple(dict.fromkeys(s.strip().lower() for s in (spec or "").split(",") if s.strip()))
-    unknown = [s for s in items if s not in SLICES]
-    if unknown:
-        raise CamsegError(f"--slice {unknown[0]!r}: choose from {', '.join(SLICES)}")
-    return items
-
-
-def slice_luminance(result: EvalResult, split: str) -> dict[str, float]:
-    """Mean luminance of each evaluated frame, as `camseg stats` measures it for its dark threshold."""
-    layout, settings = result.stamp.get("layout"), result.stamp.get("split", {})
-    refs = {r.name: r for r in open_dataset(result.data, layout, **settings).samples(split)}
-    return {n: mean_luminance(read_image(refs[n].image)) for n in result.image_names if n in refs}
-
-
 def study_under_shift(
     comparison: Comparison,
     names: Sequence[str],
@@ -275,6 +236,7 @@ def study_under_shift(
         slices: "dark" (frames under camseg stats's dark threshold) and / or "sequence" (each drive).
         eval_kwargs: evaluate_passes's options and split_by / val_sequences / test_sequences.
     """
+    check_slices(",".join(slices))
     split = comparison.split
     robs = {}
     for r in comparison.runs:
