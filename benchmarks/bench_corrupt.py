@@ -7,15 +7,16 @@ Run: python benchmarks/bench_corrupt.py [--json] [--repeat N] [--severity 3] [--
   beside the clean read-and-resize of the same frame (PNG decode + resize to 360x480, evaluation's
   per-frame data work) and one MobileNetV3-DeepLabV3 forward at 360x480 on the CPU (batch 1). A
   corruption slower than that forward would make a corrupted evaluation wait on its loader workers.
-- evaluation: one synthetic test split, one untrained MobileNetV3 checkpoint: the clean pass and every
-  corrupted pass of the suite at one severity (seconds from each pass's own timer; the model is loaded
-  once for all passes).
+- evaluation: one synthetic test split, one untrained MobileNetV3 checkpoint: every corrupted pass of the
+  suite at one severity, each after a clean pass (seconds from each pass's own timer; the model loaded
+  once for all passes, as evaluate --corrupt does); the ratio is the suite's time over one clean pass.
 One thread each for torch and OpenCV, a loader worker's view.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from PIL import Image
 
 from camseg_cli.core.choices import CORRUPTIONS
 from camseg_cli.core.data.classes import preset
-from camseg_cli.core.data.corrupt import corrupt
+from camseg_cli.core.data.corrupt import Corruptor, corrupt
 from camseg_cli.core.data.samples import read_image
 from camseg_cli.core.data.sources.scene import render_scene
 from camseg_cli.core.data.sources.synthetic import write_dataset
@@ -64,8 +65,9 @@ def corruption_times(
 
 
 def eval_times(folder: Path, images: int, size: tuple[int, int], severity: int) -> dict:
-    """Seconds of a clean evaluation and of every corrupted pass at `severity`, one checkpoint."""
-    from camseg_cli.core.evaluation.robustness import robustness
+    """Seconds of every corrupted pass at `severity` and of a clean pass before each (the load of a shared
+    machine falls on both alike), one checkpoint, the model loaded once as evaluate --corrupt does."""
+    from camseg_cli.core.evaluation.evaluate import evaluate_passes
 
     data = write_dataset(folder / "data", "index", images=images * 5, size=size, seed=1, classes="camvid11")
     classes = preset("camvid11")
@@ -74,13 +76,16 @@ def eval_times(folder: Path, images: int, size: tuple[int, int], severity: int) 
         model, arch="mobilenet_v3_large", classes=classes, image_size=size, run="bench", data=str(data)
     )
     path = save_checkpoint(folder / "bench.pt", ckpt)
-    rob = robustness(path, CORRUPTIONS, (severity,), 0, "test", data, folder / "out", device="cpu", workers=0)
-    corrupted = {n: rob.passes[(n, severity)].seconds for n in rob.corruptions}
+    turns = [c for n in CORRUPTIONS for c in (None, Corruptor(n, severity, 0))]
+    results = evaluate_passes(path, data, "test", device="cpu", workers=0, bootstrap=0, corruptors=turns)
+    clean = [r.seconds for c, r in zip(turns, results) if c is None]
+    corrupted = {c.name: r.seconds for c, r in zip(turns, results) if c is not None}
+    one_clean = statistics.median(clean)
     return {
-        "eval_images": rob.clean.num_images,
-        "eval_clean_s": rob.clean.seconds,
+        "eval_images": results[0].num_images,
+        "eval_clean_s": one_clean,
         "eval_corrupted_s": sum(corrupted.values()),
-        "eval_ratio": sum(corrupted.values()) / rob.clean.seconds,
+        "eval_ratio": sum(corrupted.values()) / one_clean,
         "eval_per_pass": corrupted,
     }
 
@@ -94,19 +99,22 @@ def main() -> None:
         "--eval-images", type=int, default=6, help="Test frames of the evaluation part (0: skip)."
     )
     ap.add_argument("--quick", action="store_true", help="Small frames, 2 repeats, 2 evaluation images.")
+    ap.add_argument("--skip-frames", action="store_true", help="Only the evaluation part.")
     args = ap.parse_args()
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     sizes = ((90, 120), (180, 240)) if args.quick else SIZES
     repeat = 2 if args.quick else args.repeat
     with tempfile.TemporaryDirectory() as tmp:
-        rows = corruption_times(CORRUPTIONS, sizes, args.severity, repeat, Path(tmp))
+        rows = (
+            [] if args.skip_frames else corruption_times(CORRUPTIONS, sizes, args.severity, repeat, Path(tmp))
+        )
         results: dict = {"forward_ms": forward_ms(repeat), "severity": args.severity, "per_frame": rows}
         if args.eval_images:
             n = 2 if args.quick else args.eval_images
             results |= eval_times(Path(tmp), n, (90, 120) if args.quick else MODEL_SIZE, args.severity)
     emit("bench_corrupt", results, args.json)
-    if not args.json:
+    if not args.json and rows:
         table(results, sizes)
 
 

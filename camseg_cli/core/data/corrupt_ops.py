@@ -30,7 +30,8 @@ def _contrast(image: np.ndarray, p: dict[str, Any], rng: np.random.Generator, sc
 
 def _shot_noise(image: np.ndarray, p: dict[str, Any], rng: np.random.Generator, scale: float) -> np.ndarray:
     """ImageNet-C shot noise: Poisson photon counts at `photons` per unit intensity, in display space
-    (albumentations' ShotNoise works in linear light and costs 5x more: benchmarks/NOTES.md)."""
+    (ImageNet-C's formula; albumentations' ShotNoise works in linear light). The Poisson draw is ~90% of
+    the cost: ~200 ms a 360x480 frame, under a MobileNetV3 forward (benchmarks/NOTES.md)."""
     x = image.astype(np.float32) * (p["photons"] / 255.0)
     return (
         np.clip(rng.poisson(x).astype(np.float32) * (255.0 / p["photons"]), 0, 255).round().astype(np.uint8)
