@@ -133,7 +133,7 @@ def _transform(name: str, severity: int, scale: float, ignore_index: int) -> A.C
         "jpeg": lambda: A.ImageCompression(quality_range=(p["quality"],) * 2, p=1),
         "elastic": lambda: A.ElasticTransform(
             alpha=p["alpha"] * scale * scale,
-            sigma=p["sigma"] * scale,
+            sigma=max(1.0, p["sigma"] * scale),  # albumentations wants >= 1 (tiny frames)
             interpolation=cv2.INTER_LINEAR,
             mask_interpolation=WARP_NEAREST,
             **geo,
