@@ -198,3 +198,15 @@ def test_corrupt_preview_writes_a_grid(tmp_path):
     assert Image.open(out).size[0] > 500
     bad = CliRunner().invoke(app, ["corrupt-preview", "--data", str(data), "--corrupt", "hail"])
     assert bad.exit_code == 1 and "unknown corruption 'hail'" in bad.output
+
+
+@pytest.mark.parametrize("size", [(8, 12), (33, 47)])
+def test_every_corruption_runs_on_tiny_and_odd_frames(size):
+    """Parameters scale with frame height: tiny frames must not push one under a transform's minimum."""
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
+    mask = rng.integers(0, 3, size).astype(np.int64)
+    for name in CORRUPTIONS:
+        for severity in (1, 5):
+            out, out_mask = corrupt(image, mask, name, severity, 0, "x", IGNORE)
+            assert out.shape == image.shape and out.dtype == np.uint8 and out_mask.shape == mask.shape
