@@ -70,9 +70,7 @@ def test_parse_and_names():
     assert aug_name("flip,crop,perspective,jitter") == "all"
     assert aug_name("none") == "none"
     assert split_sweep("none,flip,crop+jitter,flip") == ["none", "flip", "crop+jitter"]
-    with pytest.raises(
-        CamsegError, match="unknown augmentation 'fisheye'"
-    ):  # blur: a preset now
+    with pytest.raises(CamsegError, match="unknown augmentation 'fisheye'"):  # blur: a preset now
         parse_aug("flip,fisheye")
     assert parse_aug("lowlight+flip") == ("flip", "lowlight")
     assert aug_name("all,noise") == "all+noise"

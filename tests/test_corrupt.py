@@ -14,13 +14,8 @@ from typer.testing import CliRunner
 
 from camseg_cli.core.choices import CORRUPTION_FAMILIES, CORRUPTIONS
 from camseg_cli.core.data.classes import preset
-from camseg_cli.core.data.corrupt import (
-    CorruptedDataset,
-    Corruptor,
-    corrupt,
-    parse_corrupt,
-    parse_severity,
-)
+from camseg_cli.core.data.corrupt import CorruptedDataset, Corruptor, corrupt
+from camseg_cli.core.data.corrupt_names import parse_corrupt, parse_severity
 from camseg_cli.core.data.corrupt_table import BY_NAME, SEVERITIES, TABLE, table_rows
 from camseg_cli.core.data.sources.scene import render_scene
 from camseg_cli.core.errors import CamsegError
@@ -85,6 +80,8 @@ def test_parse_corrupt_and_severity():
             parse_severity(bad)
     with pytest.raises(CamsegError, match="unknown corruption 'hail'"):
         parse_corrupt("fog,hail")
+    with pytest.raises(CamsegError, match="did you mean motion_blur"):
+        parse_corrupt("motionblur")
 
 
 @pytest.mark.parametrize("name", CORRUPTIONS)

@@ -237,5 +237,5 @@ def test_slices_dark_and_sequence_with_a_note_for_thin_slices():
     assert by_name["seq 0001TP"].images.tolist() == list(range(12))
     assert len(notes) == 1 and "seq Seq05VD: 3 test frame(s)" in notes[0] and "too few" in notes[0]
     assert check_slices("dark, sequence") == ("dark", "sequence")
-    with pytest.raises(CamsegError, match="--slice 'night'"):
+    with pytest.raises(CamsegError, match="--slice 'night': choose one of dark, sequence"):
         check_slices("night")

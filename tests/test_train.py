@@ -184,7 +184,7 @@ def test_config_checks_and_sweep_names():
     assert TrainConfig.from_dict(c.to_dict()) == c
     for bad, match in (
         ({"batch_size": 1}, "at least 2"),
-        ({"aug": "blur"}, "unknown augmentation"),
+        ({"aug": "fisheye"}, "unknown augmentation"),
         ({"optimizer": "sgd"}, "--optimizer"),
         ({"run": "a/b"}, "slashes"),
     ):
@@ -201,7 +201,7 @@ def test_config_checks_and_sweep_names():
         ([], "pass --data DIR"),
         (["--data", "{data}", "--batch-size", "1"], "at least 2"),
         (["--data", "{data}", "--size", "64by96"], "HEIGHTxWIDTH"),
-        (["--data", "{data}", "--aug", "flip,blur"], "unknown augmentation 'blur'"),
+        (["--data", "{data}", "--aug", "flip,fisheye"], "unknown augmentation 'fisheye'"),
         (["--resume", "--run", "nothing-here"], "no resume state"),
     ],
 )

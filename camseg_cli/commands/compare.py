@@ -12,11 +12,20 @@ from rich.table import Table
 
 from camseg_cli.app import command, console, print_json
 from camseg_cli.core.checks import check_options
+from camseg_cli.core.choices import SLICES
+from camseg_cli.core.data.corrupt_names import parse_corrupt, parse_severity
 from camseg_cli.core.data.layouts import READ_LAYOUTS
 from camseg_cli.core.data.samples import SPLITS
 from camseg_cli.core.data.splits import SPLIT_BY
 from camseg_cli.core.files import fmt_number
-from camseg_cli.core.suggest import check_choice, check_data_folder, check_device, check_file, check_out
+from camseg_cli.core.suggest import (
+    check_choice,
+    check_choices,
+    check_data_folder,
+    check_device,
+    check_file,
+    check_out,
+)
 from camseg_cli.options import (
     CLASS_MAP,
     CONDITION,
@@ -299,7 +308,9 @@ def compare_cmd(
         batch_size=batch_size,
     )
     _check_cheap(checkpoints, data, split, layout, split_by, device, out)
-    from camseg_cli.core.data.corrupt import parse_corrupt, parse_severity
+    names = parse_corrupt(corrupt) if corrupt else ()  # bad specs fail before torch loads
+    severities = parse_severity(severity) if corrupt else ()
+    check_choices("--slice", slice_ or "", SLICES)
     from camseg_cli.core.evaluation.compare import compare, gather
     from camseg_cli.core.evaluation.report import shift_text, write_report
     from camseg_cli.core.evaluation.robust_compare import study_under_shift
@@ -307,8 +318,6 @@ def compare_cmd(
     from camseg_cli.core.evaluation.slices import check_slices
     from camseg_cli.core.model.device import resolve_device
 
-    names = parse_corrupt(corrupt) if corrupt else ()  # bad specs fail before any evaluation
-    severities = parse_severity(severity) if corrupt else ()
     slices = check_slices(slice_)
     dev = resolve_device(device)
     reporter = Reporter(quiet=quiet or as_json)

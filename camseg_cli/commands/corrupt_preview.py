@@ -6,6 +6,7 @@ import typer
 
 from camseg_cli.app import command, console
 from camseg_cli.core.choices import CORRUPTION_FAMILIES
+from camseg_cli.core.data.corrupt_names import parse_corrupt
 from camseg_cli.core.data.layouts import READ_LAYOUTS, open_dataset
 from camseg_cli.core.data.samples import SPLITS
 
@@ -23,10 +24,9 @@ def corrupt_preview_cmd(
     output: str = typer.Option("out/corrupt-preview.png", "--out", "--output", help="PNG to write."),
 ) -> None:
     """Show what each corruption does at severities 1-5 on one frame."""
-    from camseg_cli.core.data.corrupt import parse_corrupt
+    names = parse_corrupt(corrupt)  # before the heavy libraries load
     from camseg_cli.core.data.corrupt_preview import write_corrupt_preview
 
-    names = parse_corrupt(corrupt)
     info = open_dataset(data, layout)
     path = write_corrupt_preview(output, info, names, split, index, seed)
     console.print(f"corruption preview: {path}", highlight=False)

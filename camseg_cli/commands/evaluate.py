@@ -13,6 +13,7 @@ from rich.table import Table
 from camseg_cli.app import command, console, print_json
 from camseg_cli.core.checks import check_options
 from camseg_cli.core.choices import CACHE_MODES, VOID_TAG
+from camseg_cli.core.data.corrupt_names import parse_corrupt, parse_severity
 from camseg_cli.core.data.layouts import READ_LAYOUTS
 from camseg_cli.core.data.samples import SPLITS
 from camseg_cli.core.data.splits import SPLIT_BY
@@ -196,14 +197,15 @@ def evaluate_cmd(
         check_data_folder("--data", data)
     check_device(device)
     check_out(out)
-    from camseg_cli.core.data.corrupt import parse_corrupt, parse_severity
-    from camseg_cli.core.evaluation.evaluate import evaluate_checkpoint, write_reports
-    from camseg_cli.core.evaluation.robustness import robustness, write_robustness
-
-    names = parse_corrupt(corrupt) if corrupt else ()  # a bad spec fails before any work
+    names = parse_corrupt(corrupt) if corrupt else ()
     severities = parse_severity(severity) if corrupt else ()
     if reference is not None and not corrupt:
         raise CamsegError("--reference needs --corrupt: it is the baseline of corruption degradation")
+    if reference is not None:
+        check_file(reference)
+    from camseg_cli.core.evaluation.evaluate import evaluate_checkpoint, write_reports
+    from camseg_cli.core.evaluation.robustness import robustness, write_robustness
+
     make_folder(out / "eval")  # an unwritable --out fails now, not after the evaluation
     reporter = Reporter(quiet=quiet or as_json)
     rob = ref = None

@@ -47,6 +47,7 @@ PREDICT_OUTPUTS = (
 EXPORT_FORMATS = ("onnx", "torchscript")  # core/model/export.py
 CACHE_MODES = ("none", "ram", "disk")  # decoded samples (core/data/cache.py)
 
+SLICES = ("dark", "sequence")  # compare --slice: real conditions scored from cached per-image matrices
 DARK_THRESHOLD = 40.0  # mean luminance (0-255) below which `camseg stats` calls an image dark
 
 # TrainConfig fields that change how a run executes, not what it computes: a resumed run may take new

@@ -181,7 +181,7 @@ def robustness(
     """Score `ckpt_path` clean and under every (corruption, severity), reusing cached passes.
 
     Args:
-        names, severities: the corruptions (core/data/corrupt.parse_corrupt) and severities (1-5).
+        names, severities: the corruptions (core/data/corrupt_names.parse_corrupt) and severities (1-5).
         seed: seed of the corruptions' random draws (a different seed, different noise fields).
         run: the name the passes are cached under (compare numbers two runs of one name); default the
             checkpoint's run name.

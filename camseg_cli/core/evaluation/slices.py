@@ -8,24 +8,21 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from camseg_cli.core.choices import DARK_THRESHOLD
+from camseg_cli.core.choices import DARK_THRESHOLD, SLICES
 from camseg_cli.core.data.layouts import open_dataset
 from camseg_cli.core.data.samples import read_image
 from camseg_cli.core.data.stats import mean_luminance
-from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.evaluation.results import EvalResult
 from camseg_cli.core.evaluation.study import frame_key
+from camseg_cli.core.suggest import check_choices
 
-SLICES = ("dark", "sequence")
 MIN_SLICE = 10  # frames: fewer, and a slice's mIoU says nothing (the note says so, and no test is made)
 
 
 def check_slices(spec: str | None) -> tuple[str, ...]:
     """'dark,sequence' -> ('dark', 'sequence'); an unknown slice is refused before any work."""
     items = tuple(dict.fromkeys(s.strip().lower() for s in (spec or "").split(",") if s.strip()))
-    unknown = [s for s in items if s not in SLICES]
-    if unknown:
-        raise CamsegError(f"--slice {unknown[0]!r}: choose from {', '.join(SLICES)}")
+    check_choices("--slice", ",".join(items), SLICES)
     return items
 
 
