@@ -179,6 +179,8 @@ def robust_compare(
                 names = next(iter(stacked[base.name].values()))[1]
                 base_m = {s: m for s, (m, _) in stacked[base.name].items()}
                 arm_m = {s: m for s, (m, _) in stacked[a.name].items()}
+                # the one call of the study's arm test (per-seed matrices; its score is each seed's pooled
+                # mIoU, cell.per_seed: when arm_test takes {seed: score}, pass those instead)
                 cell.test = arm_test(base_m, arm_m, names, ignore, reps, seed, block)
             cells[(a.name, col.name)] = cell
     tested = [c for c in cells.values() if c.test is not None]
