@@ -155,10 +155,9 @@ def test_compare_corrupt_table_holm_and_trained_mark(study):
     assert all(fields | {"trained_on_family", "seeds"} <= set(c) for c in cells.values())
     # lowlight trained on the camera family (low light is a camera corruption); jpeg is digital
     assert [k for k, c in cells.items() if c["trained_on_family"]] == [("lowlight", "camera")]
-    tested = [c for c in cells.values() if c["p_value"] is not None]
-    assert rob["holm_tests"] == len(tested) == 4
-    want = holm_by_hand([c["p_value"] for c in tested])
-    assert [c["p_holm"] for c in tested] == pytest.approx(want)
+    # two seeds a side: the arm test gives no verdict (it needs 3), so nothing enters Holm, and each says why
+    assert rob["holm_tests"] == 0 and all(c["p_holm"] is None for c in cells.values())
+    assert all(c["reason"] for a, c in cells.items() if a[0] == "lowlight")
     # a cell's per-seed score is the pooled mIoU of its frames, from the cached passes
     for seed in (0, 1):
         jpeg = load_cache(out / "eval" / "corrupt" / f"m-lowlight-s{seed}-test-jpeg-s3-seed0.npz")
@@ -220,11 +219,13 @@ def test_planted_effects_give_helps_hurts_and_within_noise():
             runs.append(SimpleNamespace(name=name, seed=seed))
         arms.append(Arm(aug, aug, {"aug": aug}, runs))
     columns, notes = build_columns(("low_light", "jpeg"), (3,), (), {}, names)
-    rc = robust_compare(arms, arms[0], robs, columns, notes, reps=400, seed=0)
+    rc = robust_compare(arms, arms[0], robs, columns, notes)
     words = {c: rc.cells[("lowlight", c)].word for c in ("clean", "digital", "camera")}
     assert words == {"clean": "hurts", "digital": "within noise", "camera": "helps"}
     assert rc.cells[("lowlight", "camera")].trained and not rc.cells[("lowlight", "digital")].trained
     assert rc.tests == 4  # clean, digital, camera, suite: one Holm family
+    tested = [rc.cells[("lowlight", c)] for c in ("clean", "digital", "camera", "suite")]
+    assert [c.p_holm for c in tested] == pytest.approx(holm_by_hand([c.test.p_value for c in tested]))
 
 
 def test_slices_dark_and_sequence_with_a_note_for_thin_slices():

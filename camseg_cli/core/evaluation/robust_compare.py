@@ -22,12 +22,12 @@ import numpy as np
 
 from camseg_cli.core.choices import AUG_FAMILIES, CORRUPTION_FAMILIES
 from camseg_cli.core.data.corrupt import family_of
-from camseg_cli.core.evaluation.arms import LEVEL, Arm
+from camseg_cli.core.evaluation.arms import Arm
 from camseg_cli.core.evaluation.bootstrap import resampled_scores
 from camseg_cli.core.evaluation.compare import Comparison
 from camseg_cli.core.evaluation.robustness import Robustness, robustness
 from camseg_cli.core.evaluation.slices import check_slices, slice_images, slice_luminance
-from camseg_cli.core.evaluation.study import ArmTest, arm_test, holm
+from camseg_cli.core.evaluation.study import LEVEL, ArmTest, arm_test, holm
 
 SUITE = "suite"
 
@@ -67,7 +67,7 @@ class Cell:
         """helps / hurts / within noise, after Holm over every test of the table."""
         if self.test is None:
             return "baseline"
-        if not self.test.test.tested or not math.isfinite(self.p_holm):
+        if not self.test.verdict_allowed or not math.isfinite(self.p_holm):
             return "not tested"
         if self.p_holm < 1 - LEVEL:
             return "helps" if self.test.delta > 0 else "hurts"
@@ -83,11 +83,12 @@ class Cell:
             "per_seed": {str(k): v for k, v in self.per_seed.items()},
             "delta": None if t is None else t.delta,
             "delta_points": None if t is None else 100 * t.delta,
-            "delta_ci": None if t is None else list(t.test.ci),
-            "p_value": None if t is None else t.test.p_value,
-            "p_holm": None if t is None else self.p_holm,
-            "seeds": None if t is None else t.seeds,
-            "seed_aware": None if t is None else t.seed_aware,
+            "delta_ci": None if t is None else list(t.ci),
+            "p_value": None if t is None or not t.tested else t.p_value,
+            "p_holm": None if t is None or not math.isfinite(self.p_holm) else self.p_holm,
+            "seeds": None if t is None else t.n,
+            "test": None if t is None else t.kind,
+            "reason": None if t is None else t.reason,
             "verdict": self.word,
             "trained_on_family": self.trained,
         }
@@ -175,16 +176,12 @@ def robust_compare(
             per_seed = {s: _pooled_miou(m, ignore) for s, (m, _) in stacked[a.name].items()}
             trained = col.kind == "family" and col.name in aug_families(a.aug)
             cell = Cell(a.name, col.name, per_seed, trained=trained)
-            if a is not base:
-                names = next(iter(stacked[base.name].values()))[1]
-                base_m = {s: m for s, (m, _) in stacked[base.name].items()}
-                arm_m = {s: m for s, (m, _) in stacked[a.name].items()}
-                # the one call of the study's arm test (per-seed matrices; its score is each seed's pooled
-                # mIoU, cell.per_seed: when arm_test takes {seed: score}, pass those instead)
-                cell.test = arm_test(base_m, arm_m, names, ignore, reps, seed, block)
+            if a is not base:  # the study's arm test on each seed's pooled mIoU of this column
+                base_scores = {sd: _pooled_miou(m, ignore) for sd, (m, _) in stacked[base.name].items()}
+                cell.test = arm_test(base_scores, per_seed)
             cells[(a.name, col.name)] = cell
     tested = [c for c in cells.values() if c.test is not None]
-    raw = [c.test.test.p_value if c.test.test.tested else math.nan for c in tested]
+    raw = [c.test.p_value if c.test.verdict_allowed else math.nan for c in tested]  # Holm: verdicts only
     for c, p in zip(tested, holm(raw)):
         c.p_holm = p
     return RobustComparison(

@@ -12,8 +12,8 @@ from camseg_cli.core.choices import DARK_THRESHOLD, SLICES
 from camseg_cli.core.data.layouts import open_dataset
 from camseg_cli.core.data.samples import read_image
 from camseg_cli.core.data.stats import mean_luminance
+from camseg_cli.core.evaluation.bootstrap import frame_key
 from camseg_cli.core.evaluation.results import EvalResult
-from camseg_cli.core.evaluation.study import frame_key
 from camseg_cli.core.suggest import check_choices
 
 MIN_SLICE = 10  # frames: fewer, and a slice's mIoU says nothing (the note says so, and no test is made)
