@@ -183,7 +183,7 @@ def robust_compare(
     tested = [c for c in cells.values() if c.test is not None]
     raw = [c.test.p_value if c.test.verdict_allowed else math.nan for c in tested]  # Holm: verdicts only
     for c, p in zip(tested, holm(raw)):
-        c.p_holm = p
+        c.p_holm = math.nan if p is None else float(p)  # holm gives None for a test left out
     return RobustComparison(
         baseline=base.name,
         columns=columns,
