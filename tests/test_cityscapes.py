@@ -18,7 +18,7 @@ from camseg_cli.core.data.samples import read_mask, read_sample
 from camseg_cli.core.data.sources.synthetic_cityscapes import write_cityscapes_family
 from camseg_cli.core.data.splits import split_by_sequence
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.evaluation.study import frame_blocks
+from camseg_cli.core.evaluation.bootstrap import frame_blocks
 
 runner = CliRunner()
 LAYOUTS = ("cityscapes", "acdc", "kitti", "bdd100k")

@@ -48,7 +48,7 @@ def test_the_readmes_cpu_study_runs_as_written(tmp_path, monkeypatch):
         result = runner.invoke(app, shrunk(command))
         assert result.exit_code == 0, (command, result.output)
     assert sorted(p.name for p in Path("out").glob("*.pt")) == sorted(
-        f"mobilenet_v3_large-{a}-s{s}.pt" for a in ("none", "flip") for s in (0, 1)
+        f"mobilenet_v3_large-{a}-s{s}.pt" for a in ("none", "flip") for s in (0, 1, 2)
     )
     assert (Path("out") / "compare" / "arms.csv").is_file()
     assert list((Path("out") / "predictions").rglob("*_overlay.png"))

@@ -212,6 +212,17 @@ def test_arms_are_named_by_what_sets_them_apart():
     assert sorted(a.name for a in copy) == ["none", "none #2"]
 
 
+def test_a_setting_added_later_and_left_unset_does_not_split_an_arm():
+    """A checkpoint written before a TrainConfig field existed (no key) and a new one that leaves it unset
+    (None) were trained alike, so they pair; a set value still sets an arm apart."""
+    old = [_run(f"o{s}", "none", s) for s in (0, 1)]
+    new = [_run(f"n{s}", "none", s, conditions=None) for s in (2, 3)]
+    assert [a.seeds for a in group_arms(old + new)] == [[0, 1, 2, 3]]
+    night = [_run(f"c{s}", "none", s, conditions="night") for s in (4, 5)]
+    names = sorted(a.name for a in group_arms(old + night))
+    assert len(names) == 2 and "night" in names[1] and "night" not in names[0], names
+
+
 def _simulated_power(delta: float, sd: float, seeds: int, studies: int = 200_000) -> float:
     """Share of simulated paired studies (normal per-seed differences) whose t passes t_.975."""
     from scipy import stats

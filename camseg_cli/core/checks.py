@@ -34,6 +34,8 @@ class Rule:
         kind = "a whole number" if self.whole else "a finite number"
         hi = f"{self.hi:g}" if not self.whole else str(int(self.hi))
         lo = f"{self.lo:g}" if not self.whole else str(int(self.lo))
+        if math.isinf(self.hi):
+            return f"{kind} above {lo}" if self.above else f"{kind} from {lo} up"
         return f"{kind} above {lo} and at most {hi}" if self.above else f"{kind} from {lo} to {hi}"
 
     def holds(self, value: Any) -> bool:
@@ -63,7 +65,9 @@ RULES: dict[str, Rule] = {
     "accumulate": _whole(1, 65_536),
     "patience": _whole(0, 100_000),
     "workers": _whole(0, 1024),
-    "lr": _number(0.0, 100.0, above=True),
+    # No upper bound: a huge finite rate is a poor choice, not a malformed one; training stops on its
+    # first non-finite loss with a line that says to lower --lr (tests/test_robustness.py).
+    "lr": _number(0.0, math.inf, above=True),
     "weight_decay": _number(0.0, 100.0),
     "warmup_epochs": _number(0.0, 100_000.0),
     "bootstrap": _whole(0, 100_000),  # the draws are a (reps x images) index matrix: 100k x 700 = 560 MB

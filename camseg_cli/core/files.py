@@ -109,15 +109,25 @@ def write_csv(dest: Path | str, frame: Any) -> Path:
     return write_with(dest, lambda p: frame.to_csv(p, index=False))
 
 
+_BACKEND_LOADED = False
+
+
 def pyplot() -> Any:
     """matplotlib.pyplot on the file-only Agg backend. Imported on first use (about half a second);
     training calls this before its first epoch, so that a Ctrl-C never lands inside the import (an
     interrupted C-extension import surfaces as ImportError, not KeyboardInterrupt)."""
+    global _BACKEND_LOADED
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if not _BACKEND_LOADED:
+        # use() only names the backend; pyplot imports its module at the first figure (epoch 1's curves,
+        # where the SIGINT test's Ctrl-C landed). switch_backend imports it now; it also closes every
+        # open figure, so it runs once, before any figure exists.
+        plt.switch_backend("Agg")
+        _BACKEND_LOADED = True
     return plt
 
 

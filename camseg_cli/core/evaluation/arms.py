@@ -48,7 +48,8 @@ class Arm:
 
 def _settings(run: Any) -> dict[str, Any]:
     config = run.config or {"arch": run.arch, "aug": run.aug, "epochs": run.epochs}
-    return {k: v for k, v in sorted(config.items()) if k not in NOT_THE_ARM}
+    # A setting left unset (None) is the same arm as a checkpoint written before that setting existed.
+    return {k: v for k, v in sorted(config.items()) if k not in NOT_THE_ARM and v is not None}
 
 
 def _key(settings: dict[str, Any]) -> str:
