@@ -13,6 +13,18 @@ from camseg_cli.core.data.classes import ClassMap, preset
 HERE = Path(__file__).parent
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models gain nothing from intra-op threads; on a busy 2-core box they only slow each step.
+    A module opts in with `pytestmark = pytest.mark.usefixtures("one_thread")`."""
+    import torch  # here, not at the top: a test may check that a command runs without torch loaded
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _png(path: Path, array: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(array).save(path)

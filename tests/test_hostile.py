@@ -37,12 +37,7 @@ CAMVID11 = preset("camvid11")
 SIZE = (64, 96)  # test_evaluate's tiny_checkpoint size
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")
