@@ -104,7 +104,8 @@ def _preview(configs: list[TrainConfig], sweep: bool) -> None:
     c = configs[0]
     dest = Path(c.out) / "augment-preview.png" if sweep else c.run_dir / "augment-preview.png"
     info = open_dataset(c.data, c.layout, c.split_by, c.val_sequences, c.test_sequences, c.conditions)
-    path = write_preview(dest, info, [x.aug for x in configs], c.size, seed=c.seed)
+    augs = [(x.aug_display, x.aug_pipeline) if x.aug_pipeline else x.aug for x in configs]
+    path = write_preview(dest, info, augs, c.size, seed=c.seed)
     console.print(f"augmentation preview: {path}", highlight=False)
 
 
