@@ -203,9 +203,7 @@ def test_padding_of_a_file_is_void_whatever_fill_mask_it_says(tmp_path):
 
 def test_a_written_preset_gives_the_presets_samples_draw_for_draw(tmp_path):
     dest = tmp_path / "all.json"
-    result = runner.invoke(
-        app, ["augment-preview", "--aug", "all", "--size", "32x48", "--write", str(dest)]
-    )
+    result = runner.invoke(app, ["augment-preview", "--aug", "all", "--size", "32x48", "--write", str(dest)])
     assert result.exit_code == 0, result.output
     c = _config(str(dest))
     assert c.run_name == f"{ARCH}-all"
@@ -254,6 +252,8 @@ def test_a_file_pipeline_trains_and_pairs_by_seed_with_a_preset(trained):
     runs = []
     for name in ("none", "mine"):
         c = load_checkpoint(out / f"{ARCH}-{name}.pt")
-        runs.append(SimpleNamespace(name=c["run"], aug=c["aug"], seed=c["seed"], config=c["config"], path=Path(".")))
+        runs.append(
+            SimpleNamespace(name=c["run"], aug=c["aug"], seed=c["seed"], config=c["config"], path=Path("."))
+        )
     arms = group_arms(runs)
     assert sorted(a.name for a in arms) == ["mine", "none"] and all(a.seeds == [0] for a in arms)

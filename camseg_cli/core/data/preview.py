@@ -31,6 +31,7 @@ def overlay(image: np.ndarray, mask: np.ndarray, classes: ClassMap) -> np.ndarra
     blend = (1 - OVERLAY_ALPHA) * image.astype(np.float32) + OVERLAY_ALPHA * colorize(mask, classes)
     return blend.round().astype(np.uint8)
 
+
 Aug = str | tuple[str, str]  # presets, or a pipeline file's (name, canonical content)
 
 

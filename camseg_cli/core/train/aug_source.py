@@ -25,7 +25,9 @@ def read_pipeline(path: Path | str) -> str:
     try:
         raw = _yaml(text) if kind == "YAML" else json.loads(text)
     except _TooBig:
-        raise CamsegError(f"{path}: expands to more than {MAX_VALUES:,} values (YAML anchors and aliases?)") from None
+        raise CamsegError(
+            f"{path}: expands to more than {MAX_VALUES:,} values (YAML anchors and aliases?)"
+        ) from None
     except RecursionError:
         raise CamsegError(f"{path}: not valid {kind} (nested too deeply)") from None
     except Exception as e:  # JSONDecodeError, yaml.YAMLError (a !!python tag among them)

@@ -26,9 +26,7 @@ def _text(path: Path, what: str = "config file") -> str:
     if not stat.S_ISREG(st.st_mode):
         raise CamsegError(f"{path}: not a regular file — a {what} is a plain file")
     if st.st_size > MAX_BYTES:
-        raise CamsegError(
-            f"{path}: too large for a {what} ({st.st_size:,} bytes; at most {MAX_BYTES:,})"
-        )
+        raise CamsegError(f"{path}: too large for a {what} ({st.st_size:,} bytes; at most {MAX_BYTES:,})")
     try:
         data = path.read_bytes()
     except OSError as e:
