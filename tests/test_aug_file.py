@@ -257,3 +257,26 @@ def test_a_file_pipeline_trains_and_pairs_by_seed_with_a_preset(trained):
         )
     arms = group_arms(runs)
     assert sorted(a.name for a in arms) == ["mine", "none"] and all(a.seeds == [0] for a in arms)
+
+
+def test_config_json_of_a_file_run_reruns_without_the_file(tmp_path):
+    js = _mine(tmp_path)
+    c = _config(str(js))
+    saved = tmp_path / "config.json"
+    saved.write_text(json.dumps(c.to_dict()))
+    js.unlink()  # the study is reproducible from its records alone
+    again = TrainConfig(**read_config_file(saved))
+    assert again.aug == c.aug and again.aug_pipeline == c.aug_pipeline and again.run_name == c.run_name
+    tampered = {**c.to_dict(), "aug_pipeline": c.aug_pipeline.replace('"p":0.5', '"p":0.6', 1)}
+    with pytest.raises(CamsegError, match="does not match its hash"):
+        TrainConfig.from_dict(tampered)
+
+
+def test_augment_preview_draws_a_file_like_a_preset(trained, tmp_path):
+    data = trained["out"].parent / "data"
+    args = ["augment-preview", "--data", str(data), "--aug", f"flip,{trained['file']}", "--size", "32x48"]
+    result = runner.invoke(app, [*args, "-n", "2", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "augment-preview.png").stat().st_size > 1000
+    missing = runner.invoke(app, ["train", "--data", str(data), "--aug", str(tmp_path / "no.yaml"), *TINY])
+    assert missing.exit_code == 1 and "no.yaml" in missing.stderr and "Traceback" not in missing.output
