@@ -128,7 +128,10 @@ def train_cmd(
         False, "--skip-bad", help="Leave out (and list) unreadable train/val samples instead of stopping."
     ),
     aug: str = typer.Option(
-        "none", "--aug", help=f"Presets, combined with commas: {', '.join(AUG_PRESETS)}."
+        "none",
+        "--aug",
+        help=f"Presets, combined with commas: {', '.join(AUG_PRESETS)}; or an albumentations pipeline file "
+        "(A.save JSON/YAML, its own arm).",
     ),
     arch: str = typer.Option("resnet50", "--arch", help=f"{', '.join(ARCHS)}."),
     weights: str = typer.Option("coco", "--weights", help=f"{', '.join(WEIGHTS)} or a checkpoint path."),
