@@ -104,7 +104,8 @@ def _preview(configs: list[TrainConfig], sweep: bool) -> None:
     c = configs[0]
     dest = Path(c.out) / "augment-preview.png" if sweep else c.run_dir / "augment-preview.png"
     info = open_dataset(c.data, c.layout, c.split_by, c.val_sequences, c.test_sequences, c.conditions)
-    path = write_preview(dest, info, [x.aug for x in configs], c.size, seed=c.seed)
+    augs = [(x.aug_display, x.aug_pipeline) if x.aug_pipeline else x.aug for x in configs]
+    path = write_preview(dest, info, augs, c.size, seed=c.seed)
     console.print(f"augmentation preview: {path}", highlight=False)
 
 
@@ -127,7 +128,10 @@ def train_cmd(
         False, "--skip-bad", help="Leave out (and list) unreadable train/val samples instead of stopping."
     ),
     aug: str = typer.Option(
-        "none", "--aug", help=f"Presets, combined with commas: {', '.join(AUG_PRESETS)}."
+        "none",
+        "--aug",
+        help=f"Presets, combined with commas: {', '.join(AUG_PRESETS)}; or an albumentations pipeline file "
+        "(A.save JSON/YAML, its own arm).",
     ),
     arch: str = typer.Option("resnet50", "--arch", help=f"{', '.join(ARCHS)}."),
     weights: str = typer.Option("coco", "--weights", help=f"{', '.join(WEIGHTS)} or a checkpoint path."),

@@ -8,10 +8,12 @@ run gives the same augmentations whatever the worker count, and a resumed run co
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # albumentations otherwise polls PyPI on import
 
@@ -24,6 +26,7 @@ from camseg_cli.core.choices import AUG_EXTRA as EXTRA  # noqa: E402, F401 (re-e
 from camseg_cli.core.choices import AUG_PRESETS as PRESETS  # noqa: E402, F401 (re-exported)
 from camseg_cli.core.choices import AUG_ROBUST as ROBUST  # noqa: E402
 from camseg_cli.core.choices import AUG_STUDY as STUDY  # noqa: E402, F401 (re-exported)
+from camseg_cli.core.data.aug_file import pipeline_transforms, preset_pipeline  # noqa: E402
 from camseg_cli.core.data.aug_names import aug_name, parse_aug, split_sweep  # noqa: E402, F401 (re-exported)
 from camseg_cli.core.data.tensors import mask_tensor, resize_image  # noqa: E402
 from camseg_cli.core.errors import CamsegError  # noqa: E402
@@ -131,6 +134,25 @@ def _robust(part: str) -> A.BasicTransform:
     return A.OneOf(choices, p=P_ROBUST)
 
 
+def write_preset_pipeline(dest: Path | str, aug: str, size: tuple[int, int]) -> Path:
+    """A preset as a pipeline file (A.save's JSON or YAML, by suffix) that `--aug FILE` trains draw for
+    draw as the preset (mask padding is forced to the dataset's void when built, so 255 is written)."""
+    dest = Path(dest)
+    doc = preset_pipeline(_transforms(parse_aug(aug), size, 255))
+    if dest.suffix.lower() not in (".json", ".yaml", ".yml"):
+        raise CamsegError(f"{dest}: a pipeline file is .json, .yaml or .yml")
+    if dest.is_dir():
+        raise CamsegError(f"{dest}: is a folder, not a pipeline file")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.suffix.lower() == ".json":
+        dest.write_text(json.dumps(doc, indent=2) + "\n")
+    else:
+        import yaml
+
+        dest.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return dest
+
+
 @dataclass(frozen=True)
 class AugSpec:
     """What a train transform is: presets, output size (h, w), the mask fill value and the base seed."""
@@ -139,6 +161,7 @@ class AugSpec:
     size: tuple[int, int]
     ignore_index: int
     seed: int = 0
+    pipeline: str = ""  # a pipeline file's canonical content (core/data/aug_file.py); parts are then ()
 
 
 class TrainTransform:
@@ -151,7 +174,11 @@ class TrainTransform:
         if not 0 <= spec.ignore_index <= 255:
             raise CamsegError(f"ignore index {spec.ignore_index} does not fit an 8-bit mask")
         self.spec = spec
-        self.compose = A.Compose(_transforms(spec.parts, spec.size, spec.ignore_index), seed=spec.seed)
+        if spec.pipeline:
+            transforms = pipeline_transforms(spec.pipeline, spec.ignore_index)
+        else:
+            transforms = _transforms(spec.parts, spec.size, spec.ignore_index)
+        self.compose = A.Compose(transforms, seed=spec.seed)
 
     def reseed(self, epoch: int, index: int) -> None:
         """Make the next draw a pure function of (seed, epoch, sample index).
@@ -167,7 +194,12 @@ class TrainTransform:
     def augment(self, image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """uint8 image and uint8 mask at the training size (for previews and tests)."""
         out = self.compose(image=image, mask=mask.astype(np.uint8, copy=False))
-        return out["image"], out["mask"]
+        h, w = self.spec.size
+        image, mask = out["image"], out["mask"]
+        if image.shape[:2] != (h, w):  # a pipeline file need not end at the training size
+            image = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
+            mask = cv2.resize(mask, (w, h), interpolation=NEAREST)
+        return image, mask
 
     def __call__(self, image: np.ndarray, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         image, mask = self.augment(image, mask)

@@ -32,12 +32,19 @@ def overlay(image: np.ndarray, mask: np.ndarray, classes: ClassMap) -> np.ndarra
     return blend.round().astype(np.uint8)
 
 
+Aug = str | tuple[str, str]  # presets, or a pipeline file's (name, canonical content)
+
+
 def augmented_pairs(
-    info: DatasetInfo, aug: str, size: tuple[int, int], samples: int, seed: int = 0, split: str = "train"
+    info: DatasetInfo, aug: Aug, size: tuple[int, int], samples: int, seed: int = 0, split: str = "train"
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """`samples` (image, mask) pairs drawn from the first images of `split`, augmented with `aug`."""
+    """`samples` (image, mask) pairs drawn from the first images of `split`, augmented with `aug`
+    (presets, or a pipeline file's (name, canonical content))."""
     refs = info.samples(split)
-    spec = AugSpec(parse_aug(aug), size, info.classes.ignore_index, seed)
+    if isinstance(aug, tuple):
+        spec = AugSpec((), size, info.classes.ignore_index, seed, aug[1])
+    else:
+        spec = AugSpec(parse_aug(aug), size, info.classes.ignore_index, seed)
     transform = TrainTransform(spec)
     pairs = []
     for i in range(samples):
@@ -50,7 +57,7 @@ def augmented_pairs(
 def write_preview(
     dest: Path | str,
     info: DatasetInfo,
-    augs: Sequence[str],
+    augs: Sequence[Aug],
     size: tuple[int, int],
     samples: int = 4,
     seed: int = 0,
@@ -80,7 +87,7 @@ def write_preview(
                 ax.set_yticks([])
                 if row == 0:
                     ax.set_title(f"{label} {i + 1}", fontsize=8)
-            axes[row][0].set_ylabel(aug_name(aug), fontsize=9)
+            axes[row][0].set_ylabel(aug[0] if isinstance(aug, tuple) else aug_name(aug), fontsize=9)
     pad = f"{info.classes.void_name} ({VOID_TAG})" if info.classes.void is not None else "magenta"
     fig.suptitle(
         f"augmentations at {h}x{w}: mask over image; padding is {pad}, ignored by the loss", fontsize=10

@@ -16,7 +16,8 @@ from camseg_cli.core.choices import RUNTIME_FIELDS
 from camseg_cli.core.errors import CamsegError
 
 # Not part of what an arm is: the seed, the run's name, and how it ran (not what it computed).
-NOT_THE_ARM = (*RUNTIME_FIELDS, "run", "seed", "deterministic")
+# A pipeline file's arm is its content's hash (config "aug"); its stem and the content itself only name it.
+NOT_THE_ARM = (*RUNTIME_FIELDS, "run", "seed", "deterministic", "aug_label", "aug_pipeline")
 
 
 @dataclass
@@ -85,6 +86,10 @@ def group_arms(runs: Sequence[Any]) -> list[Arm]:
     for a, k in zip(arms, copies):
         extra = [f"{key}={a.settings.get(key)}" for key in differ if key != "aug"]
         a.name = a.aug + (f" ({', '.join(extra)})" if extra else "") + (f" #{k}" if k > 1 else "")
+    for a in arms:  # one file stem, two pipelines (an edited file): the content's hash tells them apart
+        aug = str(a.settings.get("aug", ""))
+        if aug.startswith("pipeline:") and sum(b.name == a.name for b in arms) > 1:
+            a.name += f" [{aug.removeprefix('pipeline:')[:6]}]"
     return arms
 
 

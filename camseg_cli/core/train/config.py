@@ -9,7 +9,7 @@ from typing import Any
 
 from camseg_cli.core.checks import RULES, Rule, check_number, label, shown
 from camseg_cli.core.choices import ARCHS, CACHE_MODES, LOGS, OPTIMIZERS, SCHEDULES
-from camseg_cli.core.data.aug_names import aug_name
+from camseg_cli.core.data.aug_names import aug_name, is_pipeline
 from camseg_cli.core.data.class_weights import METHODS as CLASS_WEIGHT_METHODS
 from camseg_cli.core.data.layouts import READ_LAYOUTS
 from camseg_cli.core.errors import CamsegError
@@ -40,7 +40,9 @@ class TrainConfig:
     test_sequences: str | None = None
     conditions: str | None = None  # ACDC: train and validate on these conditions only ("night,fog")
     skip_bad: bool = False  # leave out unreadable train/val samples (listed as warnings) instead of stopping
-    aug: str = "none"
+    aug: str = "none"  # presets, a pipeline file's path (read on construction) or 'pipeline:<hash>'
+    aug_label: str = ""  # a pipeline file's stem: the arm's and the run's name (not the arm's identity)
+    aug_pipeline: str = ""  # a pipeline file's canonical content, sorted-key JSON (core/data/aug_file.py)
     arch: str = "resnet50"
     weights: str = "coco"
     aux_loss: bool = False
@@ -75,11 +77,28 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.precise_bn == "auto":
             object.__setattr__(self, "precise_bn", auto_batches(self.weights, self.epochs))
+        if isinstance(self.aug, str):
+            from camseg_cli.core.train.aug_source import resolve_aug
+
+            aug, label, pipeline = resolve_aug(self.aug, self.aug_label, self.aug_pipeline)
+            object.__setattr__(self, "aug", aug)
+            object.__setattr__(self, "aug_label", label)
+            object.__setattr__(self, "aug_pipeline", pipeline)
         _check(self)
 
     @property
+    def aug_display(self) -> str:
+        """The augmentation as runs and arms are named: a preset's canonical name or a file's stem."""
+        if self.aug_pipeline:
+            return self.aug_label
+        items = [s.strip() for s in self.aug.split(",") if s.strip()]
+        if any(is_pipeline(s) for s in items):  # a sweep list, split before it trains
+            return "+".join(aug_name(s) for s in items)
+        return aug_name(self.aug)
+
+    @property
     def run_name(self) -> str:
-        return self.run or f"{self.arch}-{aug_name(self.aug)}"
+        return self.run or f"{self.arch}-{self.aug_display}"
 
     @property
     def out_dir(self) -> Path:
@@ -155,7 +174,8 @@ def check_field(name: str, value: Any, where: str | None = None) -> None:
         check_number(name, value, where, PRECISE_BN)
     if name == "aug":
         try:
-            aug_name(value)  # raises on an unknown preset
+            for item in value.split(",") if is_pipeline(value) else [value]:
+                aug_name(item)  # raises on an unknown preset or a missing pipeline file
         except CamsegError as e:
             raise CamsegError(f"{where}: aug: {e}" if where else str(e)) from None
 

@@ -89,7 +89,8 @@ def _samples(
 def make_loaders(config: TrainConfig, info: DatasetInfo, d: Dist) -> Loaders:
     """Train: per-sample seeded augmentations at config.size. Val: resize + normalise, each image once."""
     classes = info.classes
-    spec = AugSpec(parse_aug(config.aug), tuple(config.size), classes.ignore_index, config.seed)
+    parts = () if config.aug_pipeline else parse_aug(config.aug)
+    spec = AugSpec(parts, tuple(config.size), classes.ignore_index, config.seed, config.aug_pipeline)
     train_refs = info.samples("train")
     sampler = EpochSampler(train_sampler(len(train_refs), d, config.seed))
     shard = len(sampler.inner)

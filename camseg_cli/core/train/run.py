@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import shlex
@@ -169,6 +170,8 @@ class _Run:
             remove_stale_temps(c.run_dir)
             remove_stale_temps(c.out_dir, f"{c.best_path.name}.")
             write_json(c.run_dir / "config.json", c.to_dict())
+            if c.aug_pipeline:  # the run's own pipeline, A.save's format: `--aug` takes it back
+                write_json(c.run_dir / "aug.json", json.loads(c.aug_pipeline))
         start = len(p.history)
         if self.d.is_main:
             pyplot()  # imported now, not at the end of epoch 1 where a Ctrl-C could break the import
@@ -296,7 +299,7 @@ class _Run:
             arch=c.arch,
             classes=self.info.classes,
             image_size=tuple(c.size),
-            aug=aug_name(c.aug),
+            aug=c.aug_display,
             epoch=epoch,  # the epoch these weights come from
             epochs=len(self.progress.history),  # epochs trained so far
             history=list(self.progress.history),

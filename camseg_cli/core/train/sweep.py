@@ -15,7 +15,7 @@ from typing import Any
 
 from camseg_cli.core.checks import parse_seeds  # noqa: F401 (callers import it from here too)
 from camseg_cli.core.choices import RUNTIME_FIELDS
-from camseg_cli.core.data.augment import split_sweep
+from camseg_cli.core.data.aug_names import parse_aug, split_sweep
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.model.checkpoint import load_checkpoint
 from camseg_cli.core.train.config import TrainConfig
@@ -32,13 +32,15 @@ def study_configs(given: TrainConfig, sweep: bool = False, seeds: Sequence[int] 
     than one seed every name ends in -s<seed>. Order: aug-major, then seed.
     """
     augs = split_sweep(given.aug) if sweep else [given.aug]
+    if not sweep:
+        parse_aug(given.aug)  # a pipeline file combined with presets is refused before anything trains
     seeds = tuple(seeds) or (given.seed,)
     prefix = given.run or given.arch
     out = []
     for aug in augs:
         for seed in seeds:
             c = dataclasses.replace(given, aug=aug, seed=seed)
-            name = f"{prefix}-{aug}" if sweep else c.run_name
+            name = f"{prefix}-{c.aug_display}" if sweep else c.run_name
             if len(seeds) > 1:
                 name = f"{name}-s{seed}"
             out.append(dataclasses.replace(c, run=name) if (sweep or len(seeds) > 1) else c)
