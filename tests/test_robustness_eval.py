@@ -216,10 +216,10 @@ def test_planted_effects_give_helps_hurts_and_within_noise():
             }
             name = f"{aug}-{seed}"
             robs[name] = Robustness(_result(_mats(rng, 12, q["clean"]), names), passes, 0)
-            runs.append(SimpleNamespace(name=name, seed=seed))
+            runs.append(SimpleNamespace(name=name, seed=seed, result=robs[name].clean))
         arms.append(Arm(aug, aug, {"aug": aug}, runs))
     columns, notes = build_columns(("low_light", "jpeg"), (3,), (), {}, names)
-    rc = robust_compare(arms, arms[0], robs, columns, notes)
+    rc = robust_compare(arms, arms[0], robs, columns, notes, min_effect=0.0)  # no "negligible"
     words = {c: rc.cells[("lowlight", c)].word for c in ("clean", "digital", "camera")}
     assert words == {"clean": "hurts", "digital": "within noise", "camera": "helps"}
     assert rc.cells[("lowlight", "camera")].trained and not rc.cells[("lowlight", "digital")].trained

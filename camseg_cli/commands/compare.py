@@ -358,7 +358,7 @@ def compare_cmd(
     if names or slices:
         with reporter.session():
             rc = study_under_shift(
-                comparison, names, severities, corrupt_seed, slices, out, data, bootstrap, seed, block,
+                comparison, names, severities, corrupt_seed, slices, out, data, min_effect,
                 layout=layout, batch_size=batch_size, device=str(dev), skip_bad=skip_bad,
                 track=reporter.track, split_by=split_by, val_sequences=val_sequences,
                 test_sequences=test_sequences, conditions=condition, class_map=class_map,

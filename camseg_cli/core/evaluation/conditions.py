@@ -14,46 +14,41 @@ import numpy as np
 import torch
 
 from camseg_cli.core.evaluation.metrics import scores_from_matrix
-from camseg_cli.core.evaluation.study import arm_test, holm
+from camseg_cli.core.evaluation.judgement import judge
+from camseg_cli.core.evaluation.study import holm
 
 
-def _miou_per_seed(arm: Any, keep: np.ndarray) -> dict:
-    """{seed: mIoU of the run on this condition's images} (their confusion matrices summed)."""
-    return {
-        r.seed: scores_from_matrix(
-            torch.from_numpy(r.result.per_image[keep].sum(0)), r.result.classes.void
-        ).miou
-        for r in arm.runs
-    }
+def _condition_miou(run: Any, keep: np.ndarray) -> float:
+    """The condition's measure: the run's mIoU on this condition's images (their matrices summed)."""
+    return scores_from_matrix(
+        torch.from_numpy(run.result.per_image[keep].sum(0)), run.result.classes.void
+    ).miou
 
 
 def _test(base: Any, arm: Any, keep: np.ndarray) -> dict[str, Any]:
-    """The study's arm test (a paired t over shared seeds) on one condition's images: the one place
-    this module calls it."""
-    t = arm_test(_miou_per_seed(base, keep), _miou_per_seed(arm, keep))
+    """The study's judgement (judgement.judge: paired t over shared seeds, withheld for a run that
+    ignores its input) on one condition's images."""
+    t = judge(base.runs, arm.runs, lambda r: _condition_miou(r, keep))
     return {"delta": t.delta, "ci": list(t.ci), "p_value": t.p_value, "seeds": t.n,
             "paired": t.kind == "paired t", "test": t.description, "reason": t.reason,
             "verdict_allowed": t.verdict_allowed}  # fmt: skip
 
 
-def condition_tests(
-    arms: Sequence[Any], base: Any, reps: int = 1000, seed: int = 0, block: int | None = None
-) -> list[dict[str, Any]]:
+def condition_tests(arms: Sequence[Any], base: Any) -> list[dict[str, Any]]:
     """One row per (condition, arm other than the baseline): mean mIoU of both arms on the condition,
-    Δ mIoU, 95% CI, p and Holm's p; [] when the evaluation recorded no conditions. (reps, seed and
-    block are no longer used: the arm test is a t over seeds, nothing is resampled.)"""
+    Δ mIoU, 95% CI, p and Holm's p; [] when the evaluation recorded no conditions."""
     first = base.runs[0].result
     masks = first.condition_masks()
     if not masks:
         return []
     rows = []
     for cond, keep in masks.items():
-        base_miou = float(np.mean(list(_miou_per_seed(base, keep).values())))
+        base_miou = float(np.mean([_condition_miou(r, keep) for r in base.runs]))
         for arm in arms:
             if arm is base:
                 continue
             test = _test(base, arm, keep)
-            arm_miou = float(np.mean(list(_miou_per_seed(arm, keep).values())))
+            arm_miou = float(np.mean([_condition_miou(r, keep) for r in arm.runs]))
             rows.append({"condition": cond, "arm": arm.name, "baseline": base.name, "images": int(keep.sum()),
                          "miou_baseline": base_miou, "miou_arm": arm_miou, **test})  # fmt: skip
     # Holm's family: the tests that can give a verdict (enough shared seeds), as for the arms

@@ -22,7 +22,6 @@ from the few points above the labels' agreement of a model that sees (README, "e
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -161,36 +160,19 @@ def input_dependence(
 
 
 def withhold_verdicts(comparison: Any) -> list[str]:
-    """compare: no verdict that involves a run that ignores its input (arm tests and run-against-run
-    rows: p-values and intervals set to null, the verdict says why). Returns one warning per such run.
+    """compare's run-against-run rows (checkpoint against checkpoint, a bootstrap over images): no verdict
+    that involves a run that ignores its input (p-value and interval set to null, the verdict says why).
+    Every arm test (clean, conditions, robustness cells) is withheld where it is made, by
+    judgement.judge. Returns one warning per such run."""
+    from camseg_cli.core.evaluation.judgement import ignoring, why_withheld
 
-    Called once, on a finished Comparison, so that the tests themselves stay as they are."""
-    from camseg_cli.core.evaluation.verdicts import power_lines
-
-    deps = {r.name: r.result.dependence for r in comparison.runs}
-    flagged = [name for name, d in deps.items() if d is not None and d.flagged]
-    if not flagged:
-        return []
-
-    def why(names: list[str]) -> str:
-        names = list(dict.fromkeys(names))
-        verb = "ignores its input" if len(names) == 1 else "ignore their input"
-        return f"no verdict: run{'s' if len(names) > 1 else ''} {', '.join(names)} {verb}"
-
-    base = [r.name for r in comparison.baseline_arm.runs if r.name in flagged]
-    for res in comparison.arms:
-        bad = base + [r.name for r in res.arm.runs if r.name in flagged]
-        if res.test is not None and bad:
-            nan = math.nan
-            res.test = dataclasses.replace(res.test, ci=(nan, nan), p_value=nan, sd=nan, reason=why(bad))
-            res.p_holm = None
-            res.verdict = why(bad)
-    comparison.power = power_lines(comparison.arms)
+    flagged = ignoring(comparison.runs)
     frame = comparison.results
     for i, row in frame.iterrows():
         bad = [n for n in (row["vs_run"], row["run"]) if n in flagged]
         if bad and row["run"] != row["vs_run"]:
             frame.loc[i, ["p_value", "delta_lo", "delta_hi"]] = math.nan
             frame.loc[i, "p_text"] = "no test"
-            frame.loc[i, "verdict"] = why(bad)
+            frame.loc[i, "verdict"] = "no verdict: " + why_withheld(bad)
+    deps = {r.name: r.result.dependence for r in comparison.runs}
     return [deps[name].warning(name) for name in flagged]

@@ -1,12 +1,12 @@
 """Arms under shift: clean mIoU, each corruption family, the whole suite and real-condition slices, every
-column tested against the baseline arm with the study's seed-aware arm test (study.arm_test), and one Holm
-adjustment across every test made.
+column tested against the baseline arm with the study's one judgement (judgement.judge: the seed-aware arm
+test, withheld for a run that ignores its input), and one Holm adjustment across every test with a verdict.
 
 A column's score for one run is the mIoU of its frames pooled into one confusion matrix: for a family, every
 frame under every corruption of the family at every severity scored; for a slice (dark frames, one drive),
-the clean frames of the slice. Pooling keeps one score = one set of per-image matrices, which is what the
-arm test resamples. A cell is marked "trained on this family" when the arm's augmentation shares the
-family of the test corruptions (ImageNet-C's rule: judge on corruptions a model did not train on, or
+the clean frames of the slice. Each run gives one score per column; the arm test pairs them over seeds.
+A cell is marked "trained on this family" when the arm's augmentation shares the family of the test
+corruptions (ImageNet-C's rule: judge on corruptions a model did not train on, or
 say that it did).
 """
 
@@ -27,7 +27,9 @@ from camseg_cli.core.evaluation.bootstrap import resampled_scores
 from camseg_cli.core.evaluation.compare import Comparison
 from camseg_cli.core.evaluation.robustness import Robustness, robustness
 from camseg_cli.core.evaluation.slices import check_slices, slice_images, slice_luminance
-from camseg_cli.core.evaluation.study import LEVEL, ArmTest, arm_test, holm
+from camseg_cli.core.evaluation.judgement import judge, word
+from camseg_cli.core.evaluation.study import ArmTest, holm
+from camseg_cli.core.evaluation.verdicts import MIN_EFFECT
 
 SUITE = "suite"
 
@@ -52,6 +54,7 @@ class Cell:
     test: ArmTest | None = None
     p_holm: float = math.nan
     trained: bool = False
+    min_effect: float = MIN_EFFECT  # points: --min-effect, as for the clean arms
 
     @property
     def mean(self) -> float:
@@ -64,14 +67,9 @@ class Cell:
 
     @property
     def word(self) -> str:
-        """helps / hurts / within noise, after Holm over every test of the table."""
-        if self.test is None:
-            return "baseline"
-        if not self.test.verdict_allowed or not math.isfinite(self.p_holm):
-            return "not tested"
-        if self.p_holm < 1 - LEVEL:
-            return "helps" if self.test.delta > 0 else "hurts"
-        return "within noise"
+        """helps / hurts / negligible / within noise / not tested (judgement.word), after Holm over every
+        test of the table."""
+        return word(self.test, self.p_holm, self.min_effect)
 
     def to_json(self) -> dict[str, Any]:
         t = self.test
@@ -161,9 +159,10 @@ def build_columns(
 
 def robust_compare(
     arms: Sequence[Arm], base: Arm, robs: dict[str, Robustness], columns: list[Column], notes: list[str],
-    reps: int = 1000, seed: int = 0, block: int | None = None, corrupt_seed: int = 0,
+    corrupt_seed: int = 0, min_effect: float = MIN_EFFECT,
 ) -> RobustComparison:  # fmt: skip
-    """Every arm against `base` in every column (seed-aware arm test), one Holm over all the tests made.
+    """Every arm against `base` in every column (judgement.judge: the seed-aware arm test, withheld for a
+    run that ignores its input), one Holm over all the tests with a verdict, words after --min-effect.
 
     `robs[run name]` is that run's Robustness (its clean evaluation and corrupted passes).
     """
@@ -171,14 +170,14 @@ def robust_compare(
     ignore = first.clean.classes.ignore_index
     cells: dict[tuple[str, str], Cell] = {}
     for col in columns:
-        stacked = {a.name: {r.seed: _column_mats(robs[r.name], col) for r in a.runs} for a in arms}
+        runs = [r for a in arms for r in a.runs]
+        score = {r.name: _pooled_miou(_column_mats(robs[r.name], col)[0], ignore) for r in runs}
         for a in arms:
-            per_seed = {s: _pooled_miou(m, ignore) for s, (m, _) in stacked[a.name].items()}
+            per_seed = {r.seed: score[r.name] for r in a.runs}
             trained = col.kind == "family" and col.name in aug_families(a.aug)
-            cell = Cell(a.name, col.name, per_seed, trained=trained)
-            if a is not base:  # the study's arm test on each seed's pooled mIoU of this column
-                base_scores = {sd: _pooled_miou(m, ignore) for sd, (m, _) in stacked[base.name].items()}
-                cell.test = arm_test(base_scores, per_seed)
+            cell = Cell(a.name, col.name, per_seed, trained=trained, min_effect=min_effect)
+            if a is not base:  # the study's judgement on each seed's pooled mIoU of this column
+                cell.test = judge(base.runs, a.runs, lambda r: score[r.name])
             cells[(a.name, col.name)] = cell
     tested = [c for c in cells.values() if c.test is not None]
     raw = [c.test.p_value if c.test.verdict_allowed else math.nan for c in tested]  # Holm: verdicts only
@@ -222,9 +221,7 @@ def study_under_shift(
     slices: Sequence[str] = (),
     out: Path | str = "out",
     data: Path | str | None = None,
-    reps: int = 1000,
-    seed: int = 0,
-    block: int | None = None,
+    min_effect: float = MIN_EFFECT,
     **eval_kwargs: Any,
 ) -> RobustComparison:
     """Score every run of `comparison` under the corruptions (cached passes reused) and on the slices,
@@ -233,6 +230,7 @@ def study_under_shift(
     Args:
         names, severities: corruptions and severities (empty names: slices only).
         slices: "dark" (frames under camseg stats's dark threshold) and / or "sequence" (each drive).
+        min_effect: --min-effect in points, for the cells' words as for the clean arms'.
         eval_kwargs: evaluate_passes's options and split_by / val_sequences / test_sequences.
     """
     check_slices(",".join(slices))
@@ -258,6 +256,4 @@ def study_under_shift(
     lum = slice_luminance(first, split) if "dark" in slices else {}
     columns, notes = build_columns(names, severities, slices, lum, first.image_names)
     arms = [r.arm for r in comparison.arms]
-    return robust_compare(
-        arms, comparison.baseline_arm, robs, columns, notes, reps, seed, block, corrupt_seed
-    )
+    return robust_compare(arms, comparison.baseline_arm, robs, columns, notes, corrupt_seed, min_effect)

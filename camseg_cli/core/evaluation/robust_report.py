@@ -12,7 +12,8 @@ from camseg_cli.core.evaluation.robust_compare import RobustComparison
 from camseg_cli.core.files import fmt_number, pyplot, save_figure, write_csv, write_json
 
 TRAINED_MARK = "†"  # the arm trained on this family: not a fair test of robustness to it
-WORDS = {"helps": "helps", "hurts": "hurts", "within noise": "~ noise", "not tested": "untested"}
+WORDS = {"helps": "helps", "hurts": "hurts", "negligible": "negligible", "within noise": "~ noise",
+         "not tested": "untested"}  # fmt: skip
 
 
 def cell_text(rc: RobustComparison, arm: str, column: str) -> str:

@@ -48,6 +48,7 @@ class ArmTest:
     prob_improvement: float = math.nan  # share of (arm run, baseline run) pairs the arm's run wins
     prob_improvement_ci: tuple[float, float] = (math.nan, math.nan)
     level: float = LEVEL
+    withheld: bool = False  # judgement.withheld: a run of either arm ignores its input (then `reason`)
 
     @property
     def tested(self) -> bool:

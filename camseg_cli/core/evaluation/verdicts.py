@@ -1,6 +1,7 @@
 """Verdicts of a study: every arm against the baseline arm, in numbers and in words.
 
-Each arm is tested with study.arm_test on its runs' test-set mIoU (a paired t over the seeds both arms
+Each arm is tested with judgement.judge (study.arm_test, withheld for a run that ignores its
+input) on its runs' test-set mIoU (a paired t over the seeds both arms
 share, about these test images and new training seeds); Holm's method adjusts the p-values of the arms
 that get a verdict (at least MIN_SEEDS shared seeds); fragility.py says when one test image or one
 class decides a verdict; study_power.py says how large a difference the seeds could find.
@@ -18,7 +19,8 @@ import pandas as pd
 
 from camseg_cli.core.evaluation.arms import Arm
 from camseg_cli.core.evaluation.fragility import fragility_notes
-from camseg_cli.core.evaluation.study import MIN_SEEDS, POPULATION, ArmTest, arm_test, decision, holm
+from camseg_cli.core.evaluation.judgement import judge
+from camseg_cli.core.evaluation.study import MIN_SEEDS, POPULATION, ArmTest, decision, holm
 from camseg_cli.core.evaluation.study_power import POWER, detectable, seeds_needed
 from camseg_cli.core.files import fmt_number
 
@@ -78,6 +80,8 @@ def arm_verdict(res: ArmResult, base: Arm, min_effect: float, family: int) -> st
     extra = "".join(f"; {n}" for n in res.notes)
     if t.seeds_unpaired:
         extra = f"; seeds {_seeds(t.seeds_unpaired)} have no partner, left out of the pairing" + extra
+    if t.withheld:
+        return f"no verdict ({t.reason}): {delta}{extra}"
     if not t.verdict_allowed:
         if t.n <= 1 and math.isfinite(t.delta):
             return (
@@ -97,6 +101,11 @@ def arm_verdict(res: ArmResult, base: Arm, min_effect: float, family: int) -> st
     return f"within noise: {delta} ({ci} includes 0); {how}"
 
 
+def _clean_miou(run: Any) -> float:
+    """The clean measure: a run's mIoU on the whole split."""
+    return float(run.result.scores.miou)
+
+
 def judge_arms(arms: Sequence[Arm], base: Arm, min_effect: float = MIN_EFFECT) -> list[ArmResult]:
     """Every arm against `base` (paired t over shared seeds), Holm over the arms with a verdict, notes
     on fragile verdicts, and the verdicts in words."""
@@ -104,13 +113,12 @@ def judge_arms(arms: Sequence[Arm], base: Arm, min_effect: float = MIN_EFFECT) -
     names, ignore, classes = first.image_names, first.classes.ignore_index, first.classes.names
     distinct = {a.name: distinct_runs(a) for a in arms}
     kept = {name: runs for name, (runs, _) in distinct.items()}
-    scores = {name: {r.seed: float(r.result.scores.miou) for r in runs} for name, runs in kept.items()}
     results = []
     for a in arms:
         copies = distinct[a.name][1]
         res = ArmResult(a, None, notes=[copies] if copies else [])
         if a is not base:
-            res.test = arm_test(scores[base.name], scores[a.name])
+            res.test = judge(kept[base.name], kept[a.name], _clean_miou)
         results.append(res)
     family = [r for r in results if r.test is not None and r.test.verdict_allowed]
     for r, p in zip(family, holm([r.test.p_value for r in family])):
