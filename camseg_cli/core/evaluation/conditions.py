@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from camseg_cli.core.evaluation.metrics import scores_from_matrix
 from camseg_cli.core.evaluation.judgement import judge
+from camseg_cli.core.evaluation.metrics import scores_from_matrix
 from camseg_cli.core.evaluation.study import holm
 
 

@@ -25,9 +25,9 @@ from camseg_cli.core.data.corrupt import family_of
 from camseg_cli.core.evaluation.arms import Arm
 from camseg_cli.core.evaluation.bootstrap import resampled_scores
 from camseg_cli.core.evaluation.compare import Comparison
+from camseg_cli.core.evaluation.judgement import judge, word
 from camseg_cli.core.evaluation.robustness import Robustness, robustness
 from camseg_cli.core.evaluation.slices import check_slices, slice_images, slice_luminance
-from camseg_cli.core.evaluation.judgement import judge, word
 from camseg_cli.core.evaluation.study import ArmTest, holm
 from camseg_cli.core.evaluation.verdicts import MIN_EFFECT
 
@@ -177,7 +177,7 @@ def robust_compare(
             trained = col.kind == "family" and col.name in aug_families(a.aug)
             cell = Cell(a.name, col.name, per_seed, trained=trained, min_effect=min_effect)
             if a is not base:  # the study's judgement on each seed's pooled mIoU of this column
-                cell.test = judge(base.runs, a.runs, lambda r: score[r.name])
+                cell.test = judge(base.runs, a.runs, lambda r, score=score: score[r.name])
             cells[(a.name, col.name)] = cell
     tested = [c for c in cells.values() if c.test is not None]
     raw = [c.test.p_value if c.test.verdict_allowed else math.nan for c in tested]  # Holm: verdicts only
