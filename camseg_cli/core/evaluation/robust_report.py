@@ -43,6 +43,12 @@ def legend(rc: RobustComparison) -> list[str]:
         f"{TRAINED_MARK} = the arm trained on this family (an augmentation of the same kind): not a test of "
         "robustness to an unseen shift.",
     ]
+    effects = {c.min_effect for c in rc.cells.values()}
+    if effects:
+        lines.append(
+            f"Words: helps/hurts = significant after Holm; negligible = the whole 95% interval within "
+            f"±{max(effects):g} points (--min-effect); ~ noise = neither; not tested = no verdict allowed."
+        )
     return lines + [f"note: {n}" for n in rc.notes]
 
 
