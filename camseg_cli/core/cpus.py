@@ -22,10 +22,10 @@ from pathlib import Path
 from camseg_cli.core.errors import CamsegError
 
 CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
-# OpenMP threads that spin while waiting take the core from a neighbouring process and then wait for the
-# thread it preempted; a passive wait sleeps instead. Set only when the user has not chosen a policy
+# A passive OpenMP wait (threads sleep instead of spinning) was measured: ratios to alone improved, but it
+# ran 2x slower alone and slower beside busy processes too, so it stays off (never set over a user's value)
 # (benchmarks/NOTES.md, "Shared CPU": the measurement behind this choice).
-PASSIVE_WAIT = True
+PASSIVE_WAIT = False
 
 
 @dataclass(frozen=True)
