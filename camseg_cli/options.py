@@ -36,3 +36,9 @@ CORRUPT = typer.Option(
 )
 SEVERITY = typer.Option("1-5", "--severity", help="With --corrupt: severities, e.g. 3 or 1-5.")
 CORRUPT_SEED = typer.Option(0, "--corrupt-seed", help="Seed of the corruptions' random draws.")
+THREADS = typer.Option(
+    None,
+    "--threads",
+    help="Compute threads (default: the CPUs this process may use: affinity, cgroup quota, Slurm; a set "
+    "OMP_NUM_THREADS is kept). Loader workers run one thread each.",
+)

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from camseg_cli.app import command, console, print_json
+from camseg_cli.core.cpus import use_threads
 from camseg_cli.core.checks import check_options
 from camseg_cli.core.choices import SLICES
 from camseg_cli.core.data.corrupt_names import parse_corrupt, parse_severity
@@ -27,6 +28,7 @@ from camseg_cli.core.suggest import (
     check_out,
 )
 from camseg_cli.options import (
+    THREADS,
     CLASS_MAP,
     CONDITION,
     CORRUPT,
@@ -297,8 +299,10 @@ def compare_cmd(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    threads: str = THREADS,
 ) -> None:
     """Rank runs by mIoU with CIs, test each arm against the baseline arm over seeds, write a report."""
+    use_threads(threads)  # before torch loads: OpenMP reads its thread count once
     check_options(
         bootstrap=bootstrap,
         block=block,

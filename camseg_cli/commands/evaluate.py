@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from camseg_cli.app import command, console, print_json
+from camseg_cli.core.cpus import use_threads
 from camseg_cli.core.checks import check_options
 from camseg_cli.core.choices import CACHE_MODES, VOID_TAG
 from camseg_cli.core.data.corrupt_names import parse_corrupt, parse_severity
@@ -21,6 +22,7 @@ from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.files import fmt_number, make_folder
 from camseg_cli.core.suggest import check_choice, check_data_folder, check_device, check_file, check_out
 from camseg_cli.options import (
+    THREADS,
     CACHE,
     CLASS_MAP,
     CONDITION,
@@ -183,8 +185,10 @@ def evaluate_cmd(
     out: Path = typer.Option(Path("out"), "--out", "-o", help="Output folder; reports go to OUT/eval/."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object to stdout instead of tables."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    threads: str = THREADS,
 ) -> None:
     """Score a checkpoint on a dataset split at each label's own resolution."""
+    use_threads(threads)  # before torch loads: OpenMP reads its thread count once
     check_options(batch_size=batch_size, workers=workers, bootstrap=bootstrap, seed=seed)
     check_file(checkpoint)  # names, files and folders before torch loads
     check_choice("--split", split, SPLITS)

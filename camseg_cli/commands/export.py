@@ -7,6 +7,8 @@ from pathlib import Path
 import typer
 
 from camseg_cli.app import command, console
+from camseg_cli.core.cpus import use_threads
+from camseg_cli.options import THREADS
 from camseg_cli.core.choices import EXPORT_FORMATS
 from camseg_cli.core.sizes import parse_size
 from camseg_cli.core.suggest import check_choice, check_file, check_out
@@ -23,8 +25,10 @@ def export_cmd(
     verify: bool = typer.Option(
         True, "--verify/--no-verify", help="Run the export and compare with PyTorch."
     ),
+    threads: str = THREADS,
 ) -> None:
     """Export the model for deployment: a normalised NCHW float batch in, per-class logits out."""
+    use_threads(threads)  # before torch loads: OpenMP reads its thread count once
     check_file(checkpoint)  # names and files before torch loads
     check_choice("--format", fmt, EXPORT_FORMATS)
     if output is None:

@@ -8,6 +8,8 @@ import typer
 from rich.markup import escape
 
 from camseg_cli.app import command, console, err_console
+from camseg_cli.core.cpus import use_threads
+from camseg_cli.options import THREADS
 from camseg_cli.core.checks import check_options
 from camseg_cli.core.choices import PREDICT_OUTPUTS
 from camseg_cli.core.suggest import check_choices, check_device, check_file, check_out
@@ -32,8 +34,10 @@ def predict_cmd(
         None, "--workers", help="Image-loading processes (default: 0 on CPU, 4 on CUDA)."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    threads: str = THREADS,
 ) -> None:
     """Predict segmentation masks at each input image's own resolution."""
+    use_threads(threads)  # before torch loads: OpenMP reads its thread count once
     check_options(alpha=alpha, batch_size=batch_size, workers=workers)
     check_file(checkpoint)  # names and files before torch loads
     check_choices("--save", save, PREDICT_OUTPUTS)

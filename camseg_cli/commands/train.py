@@ -17,13 +17,14 @@ from rich.table import Table
 
 from camseg_cli.app import command, console, err_console
 from camseg_cli.core.checks import check_options, parse_seeds
+from camseg_cli.core.cpus import use_threads
 from camseg_cli.core.choices import ARCHS, AUG_PRESETS, LOGS, OPTIMIZERS, SCHEDULES, WEIGHTS
 from camseg_cli.core.data.layouts import READ_LAYOUTS, open_dataset
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.model.device import default_train_workers
 from camseg_cli.core.sizes import parse_size
 from camseg_cli.core.suggest import check_data_folder, check_device, check_out, did_you_mean
-from camseg_cli.options import CACHE, TEST_SEQUENCES, VAL_SEQUENCES
+from camseg_cli.options import CACHE, TEST_SEQUENCES, THREADS, VAL_SEQUENCES
 from camseg_cli.progress import TrainProgress
 
 if TYPE_CHECKING:  # torch and albumentations load when the command runs, not with `camseg --help`
@@ -165,6 +166,7 @@ def train_cmd(
         None, "--workers", help="Image-loading processes (0: in the main process; default: CPUs, at most 4)."
     ),
     cache: str = CACHE,
+    threads: str = THREADS,
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     amp: bool = typer.Option(True, "--amp/--no-amp", help="Mixed precision on CUDA (bf16, else fp16)."),
     compile: bool = typer.Option(False, "--compile", help="torch.compile the model (CUDA)."),
@@ -212,6 +214,7 @@ def train_cmd(
         workers=workers,
     )
     hw = parse_size(size)
+    ctx.params["threads"] = use_threads(threads)  # before torch loads; the count goes to config.json
     # Light imports only until every option is checked: a typo answers before torch loads.
     from camseg_cli.core.train.config import TrainConfig, default_lr
     from camseg_cli.core.train.config_file import read_config_file

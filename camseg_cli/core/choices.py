@@ -52,7 +52,7 @@ DARK_THRESHOLD = 40.0  # mean luminance (0-255) below which `camseg stats` calls
 
 # TrainConfig fields that change how a run executes, not what it computes: a resumed run may take new
 # values, and compare puts runs differing only in these (and the seed) in one arm.
-RUNTIME_FIELDS = ("data", "workers", "cache", "device", "compile", "out", "log", "keep_last")
+RUNTIME_FIELDS = ("data", "workers", "threads", "cache", "device", "compile", "out", "log", "keep_last")
 
 VOID_TAG = "void, not scored"  # beside the void class's name in stats, evaluate and previews
 LOGS = ("none", "tensorboard")  # camseg train --log: where live training curves go besides metrics.csv

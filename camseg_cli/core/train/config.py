@@ -60,6 +60,7 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False
     workers: int = 4
+    threads: int | None = None  # main-process compute threads (core/cpus.py); None: as the process found them
     cache: str = "none"  # decoded samples: none, ram or disk (out/cache/); see core/data/cache.py
     device: str = "auto"
     amp: bool = True

@@ -7,10 +7,10 @@ import math
 import warnings
 from dataclasses import dataclass
 
-import cv2
 import torch
 from torch.utils.data import DataLoader
 
+from camseg_cli.core.cpus import set_torch_threads, worker_threads
 from camseg_cli.core.data.augment import AugSpec, EpochDataset, EpochSampler, TrainTransform, parse_aug
 from camseg_cli.core.data.cache import sample_dataset
 from camseg_cli.core.data.layouts import Transform
@@ -35,7 +35,7 @@ class Loaders:
 
 
 def _worker_init(_: int) -> None:
-    cv2.setNumThreads(0)  # each worker is one process; OpenCV's own threads would oversubscribe the cores
+    worker_threads()  # each worker is one process; their own threads would oversubscribe the cores
 
 
 def steps_per_epoch(batches: int, accumulate: int) -> int:
@@ -59,6 +59,8 @@ class _Loader(DataLoader):
 def _common(config: TrainConfig, device: torch.device) -> dict:
     workers = config.workers
     cpus = usable_cpus()
+    if config.threads:
+        set_torch_threads(config.threads)
     if workers > cpus:
         log.info("--workers %d on a machine with %d CPUs: the workers will share them", workers, cpus)
     return {

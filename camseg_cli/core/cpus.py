@@ -1,0 +1,140 @@
+"""How many CPUs this process may use, and the thread counts camseg gives torch and OpenCV.
+
+No torch or OpenCV import at module level: `--threads` is checked, and the environment that torch's
+OpenMP runtime reads when it loads is set, before either loads (issue 33).
+
+Sources, the smallest that applies wins: the affinity mask (taskset, a container's cpuset), the cgroup v2
+quota (`cpu.max`, rounded UP: a 1.5-CPU quota keeps two threads busy at 75% each, while one thread would
+leave half a CPU idle; the JVM's container support rounds the same way), and Slurm's
+`SLURM_CPUS_PER_TASK`. A user's `OMP_NUM_THREADS` is taken as given (never raised, lowered or rewritten);
+only `--threads` on the command line, the more specific request, replaces it for this process.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from camseg_cli.core.errors import CamsegError
+
+CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+# A passive OpenMP wait (threads sleep instead of spinning) was measured: ratios to alone improved, but it
+# ran 2x slower alone and slower beside busy processes too, so it stays off (never set over a user's value)
+# (benchmarks/NOTES.md, "Shared CPU": the measurement behind this choice).
+PASSIVE_WAIT = False
+
+
+@dataclass(frozen=True)
+class Threads:
+    compute: int  # torch intra-op (and inter-op) threads in the main process
+    source: str  # what set it: --threads, OMP_NUM_THREADS, affinity, cgroup cpu.max, SLURM_CPUS_PER_TASK
+
+
+def affinity_cpus() -> int | None:
+    try:
+        return len(os.sched_getaffinity(0)) or None
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count()
+
+
+def cgroup_cpus(path: Path | str = CPU_MAX) -> int | None:
+    """cgroup v2 `cpu.max` ("QUOTA PERIOD" or "max PERIOD"): the quota in CPUs, rounded up; None without one."""
+    try:
+        quota, _, period = Path(path).read_text().strip().partition(" ")
+        if quota == "max":
+            return None
+        q, p = int(quota), int(period or 100000)
+    except (OSError, ValueError):
+        return None
+    return max(1, math.ceil(q / p)) if q > 0 and p > 0 else None
+
+
+def _positive(text: str | None) -> int | None:
+    try:
+        n = int((text or "").split(",")[0].strip())  # OMP_NUM_THREADS may be a list per nesting level
+    except ValueError:
+        return None
+    return n if n > 0 else None
+
+
+def usable(environ: Mapping[str, str] | None = None, cpu_max: Path | str = CPU_MAX) -> tuple[int, str]:
+    """The CPUs this process may use and which limit says so: the smallest of affinity, quota and Slurm."""
+    env = os.environ if environ is None else environ
+    found = {
+        "affinity": affinity_cpus(),
+        "cgroup cpu.max": cgroup_cpus(cpu_max),
+        "SLURM_CPUS_PER_TASK": _positive(env.get("SLURM_CPUS_PER_TASK")),
+    }
+    limits = [(n, name) for name, n in found.items() if n]
+    return min(limits, key=lambda x: x[0]) if limits else (1, "default")
+
+
+def parse_threads(value: str | int | None) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        n = int(str(value).strip())
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise CamsegError(f"--threads {value}: a whole number of threads, at least 1")
+    return n
+
+
+def choose_threads(
+    value: str | int | None = None, environ: Mapping[str, str] | None = None, cpu_max: Path | str = CPU_MAX
+) -> Threads:
+    """--threads if given, else the user's OMP_NUM_THREADS, else the CPUs this process may use."""
+    env = os.environ if environ is None else environ
+    given = parse_threads(value)
+    if given is not None:
+        return Threads(given, "--threads")
+    user = _positive(env.get("OMP_NUM_THREADS"))
+    if user is not None:
+        return Threads(user, "OMP_NUM_THREADS")
+    n, source = usable(env, cpu_max)
+    return Threads(n, source)
+
+
+def use_threads(value: str | int | None = None) -> int:
+    """Check --threads and apply the chosen count: through the environment when torch has not loaded
+    yet (OpenMP reads it once, at load), else through torch directly. Returns the count, for config.json."""
+    t = choose_threads(value)
+    if "torch" in sys.modules:  # tests, or a library caller: the runtime is up, set it directly
+        set_torch_threads(t.compute)
+        return t.compute
+    if t.source != "OMP_NUM_THREADS":
+        os.environ["OMP_NUM_THREADS"] = str(t.compute)
+        os.environ["MKL_NUM_THREADS"] = str(t.compute)
+    if PASSIVE_WAIT:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    return t.compute
+
+
+def set_torch_threads(n: int) -> None:
+    """The main process's torch threads (and OpenCV's, if loaded). Inter-op threads can be set only before
+    any inter-op work has started; later calls keep the earlier setting."""
+    import torch
+
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    try:
+        torch.set_num_interop_threads(n)
+    except RuntimeError:  # already set, or parallel work already ran
+        pass
+    cv2 = sys.modules.get("cv2")
+    if cv2 is not None:
+        cv2.setNumThreads(n)
+
+
+def worker_threads() -> None:
+    """In a loader worker: one torch thread and one OpenCV thread; the workers are the parallelism."""
+    import cv2
+    import torch
+
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
