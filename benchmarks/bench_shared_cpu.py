@@ -26,7 +26,11 @@ def _spin() -> None:
 
 
 def _camseg(src: Path, args: list[str]) -> float:
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY")
+    }
     env["PYTHONPATH"] = str(src)
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "camseg_cli", *args], env=env, check=True, capture_output=True)
@@ -40,10 +44,42 @@ def main() -> None:
     a = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-shared-"))
     data = tmp / "data"
-    subprocess.run([sys.executable, "-m", "camseg_cli", "synth", str(data), "--images", str(a.images),
-                    "--size", "120x160"], check=True, capture_output=True, cwd=ROOT)  # fmt: skip
-    train = ["train", "--data", str(data), "--arch", "mobilenet_v3_large", "--weights", "none", "--epochs", "2",
-             "--batch-size", "8", "--size", "120x160", "--device", "cpu", "--aug", "none", "--quiet"]  # fmt: skip
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "camseg_cli",
+            "synth",
+            str(data),
+            "--images",
+            str(a.images),
+            "--size",
+            "120x160",
+        ],
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+    )
+    train = [
+        "train",
+        "--data",
+        str(data),
+        "--arch",
+        "mobilenet_v3_large",
+        "--weights",
+        "none",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--size",
+        "120x160",
+        "--device",
+        "cpu",
+        "--aug",
+        "none",
+        "--quiet",
+    ]
     rows = {}
     for name, src in (("camseg", ROOT), ("before", a.before_src)):
         for busy in (0, 1, 2):
@@ -53,8 +89,21 @@ def main() -> None:
             out = tmp / f"{name}-{busy}"
             t_train = _camseg(src, [*train, "--out", str(out)])
             ckpt = out / "mobilenet_v3_large-none.pt"
-            t_eval = _camseg(src, ["evaluate", str(ckpt), "--data", str(data), "--split", "val", "--device", "cpu",
-                                   "--out", str(out / "eval")])  # fmt: skip
+            t_eval = _camseg(
+                src,
+                [
+                    "evaluate",
+                    str(ckpt),
+                    "--data",
+                    str(data),
+                    "--split",
+                    "val",
+                    "--device",
+                    "cpu",
+                    "--out",
+                    str(out / "eval"),
+                ],
+            )
             for s in spinners:
                 s.terminate()
             rows[f"{name} busy={busy}"] = (t_train, t_eval)
@@ -63,8 +112,10 @@ def main() -> None:
         alone = rows[f"{name} busy=0"]
         for busy in (0, 1, 2):
             t = rows[f"{name} busy={busy}"]
-            print(f"{name:7s} busy={busy}: train {t[0]:5.1f}s x{t[0] / alone[0]:.2f}  eval {t[1]:5.1f}s "
-                  f"x{t[1] / alone[1]:.2f}")  # fmt: skip
+            print(
+                f"{name:7s} busy={busy}: train {t[0]:5.1f}s x{t[0] / alone[0]:.2f}  eval {t[1]:5.1f}s "
+                f"x{t[1] / alone[1]:.2f}"
+            )
     print(json.dumps(rows))
 
 

@@ -26,8 +26,16 @@ def test_the_affinity_mask_alone_sets_the_count(four, tmp_path):
     assert (t.compute, t.source) == (4, "affinity")
 
 
-@pytest.mark.parametrize(("text", "expected"), [("150000 100000", 2), ("200000 100000", 2), ("50000 100000", 1),
-                                                ("100000 100000", 1), ("300000 100000", 3)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("150000 100000", 2),
+        ("200000 100000", 2),
+        ("50000 100000", 1),
+        ("100000 100000", 1),
+        ("300000 100000", 3),
+    ],
+)
 def test_a_cgroup_quota_is_rounded_up(four, tmp_path, text, expected):
     assert cpus.cgroup_cpus(_quota(tmp_path, text)) == expected
     t = cpus.choose_threads(None, {}, _quota(tmp_path, text))
@@ -75,9 +83,13 @@ def test_use_threads_sets_torch_in_a_process_that_has_it(monkeypatch):
 def test_a_bad_threads_answers_in_one_line_before_torch_loads(tmp_path):
     ckpt = tmp_path / "a.pt"
     ckpt.write_bytes(b"not read")
-    argvs = [["train", "--data", str(tmp_path), "--threads", "0"], ["evaluate", str(ckpt), "--threads", "-1"],
-             ["predict", str(ckpt), str(tmp_path), "--threads", "abc"], ["export", str(ckpt), "--format", "onnx", "--threads", "x"],
-             ["compare", str(ckpt), str(ckpt), "--threads", "0"]]  # fmt: skip
+    argvs = [
+        ["train", "--data", str(tmp_path), "--threads", "0"],
+        ["evaluate", str(ckpt), "--threads", "-1"],
+        ["predict", str(ckpt), str(tmp_path), "--threads", "abc"],
+        ["export", str(ckpt), "--format", "onnx", "--threads", "x"],
+        ["compare", str(ckpt), str(ckpt), "--threads", "0"],
+    ]
     for run in _probe(argvs):
         said = " ".join(run["output"].split())
         assert run["code"] == 1, (run["argv"], said)
@@ -97,9 +109,30 @@ def test_train_records_its_thread_count_in_config_json(tmp_path):
     data = write_dataset(tmp_path / "data", "rgb", images=6, size=(32, 48), seed=0)
     before = torch.get_num_threads()
     try:
-        args = ["train", "--data", str(data), "--out", str(tmp_path / "out"), "--arch", "mobilenet_v3_large",
-                "--size", "32x48", "--batch-size", "2", "--epochs", "1", "--weights", "none", "--workers", "0",
-                "--quiet", "--device", "cpu", "--threads", "1"]  # fmt: skip
+        args = [
+            "train",
+            "--data",
+            str(data),
+            "--out",
+            str(tmp_path / "out"),
+            "--arch",
+            "mobilenet_v3_large",
+            "--size",
+            "32x48",
+            "--batch-size",
+            "2",
+            "--epochs",
+            "1",
+            "--weights",
+            "none",
+            "--workers",
+            "0",
+            "--quiet",
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+        ]
         done = CliRunner().invoke(app, args)
         assert done.exit_code == 0, done.output
     finally:

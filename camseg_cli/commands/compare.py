@@ -11,9 +11,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from camseg_cli.app import command, console, print_json
-from camseg_cli.core.cpus import use_threads
 from camseg_cli.core.checks import check_options
 from camseg_cli.core.choices import SLICES
+from camseg_cli.core.cpus import use_threads
 from camseg_cli.core.data.corrupt_names import parse_corrupt, parse_severity
 from camseg_cli.core.data.layouts import READ_LAYOUTS
 from camseg_cli.core.data.samples import SPLITS
@@ -28,7 +28,6 @@ from camseg_cli.core.suggest import (
     check_out,
 )
 from camseg_cli.options import (
-    THREADS,
     CLASS_MAP,
     CONDITION,
     CORRUPT,
@@ -36,6 +35,7 @@ from camseg_cli.options import (
     SEVERITY,
     SPLIT_BY_AS_TRAINED,
     TEST_SEQUENCES,
+    THREADS,
     VAL_SEQUENCES,
 )
 from camseg_cli.progress import Reporter

@@ -11,9 +11,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from camseg_cli.app import command, console, print_json
-from camseg_cli.core.cpus import use_threads
 from camseg_cli.core.checks import check_options
 from camseg_cli.core.choices import CACHE_MODES, VOID_TAG
+from camseg_cli.core.cpus import use_threads
 from camseg_cli.core.data.corrupt_names import parse_corrupt, parse_severity
 from camseg_cli.core.data.layouts import READ_LAYOUTS
 from camseg_cli.core.data.samples import SPLITS
@@ -22,7 +22,6 @@ from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.files import fmt_number, make_folder
 from camseg_cli.core.suggest import check_choice, check_data_folder, check_device, check_file, check_out
 from camseg_cli.options import (
-    THREADS,
     CACHE,
     CLASS_MAP,
     CONDITION,
@@ -31,6 +30,7 @@ from camseg_cli.options import (
     SEVERITY,
     SPLIT_BY_AS_TRAINED,
     TEST_SEQUENCES,
+    THREADS,
     VAL_SEQUENCES,
 )
 from camseg_cli.progress import Reporter

@@ -7,11 +7,11 @@ from pathlib import Path
 import typer
 
 from camseg_cli.app import command, console
-from camseg_cli.core.cpus import use_threads
-from camseg_cli.options import THREADS
 from camseg_cli.core.choices import EXPORT_FORMATS
+from camseg_cli.core.cpus import use_threads
 from camseg_cli.core.sizes import parse_size
 from camseg_cli.core.suggest import check_choice, check_file, check_out
+from camseg_cli.options import THREADS
 
 
 @command("export")

@@ -8,11 +8,11 @@ import typer
 from rich.markup import escape
 
 from camseg_cli.app import command, console, err_console
-from camseg_cli.core.cpus import use_threads
-from camseg_cli.options import THREADS
 from camseg_cli.core.checks import check_options
 from camseg_cli.core.choices import PREDICT_OUTPUTS
+from camseg_cli.core.cpus import use_threads
 from camseg_cli.core.suggest import check_choices, check_device, check_file, check_out
+from camseg_cli.options import THREADS
 from camseg_cli.progress import Reporter
 
 

@@ -17,8 +17,8 @@ from rich.table import Table
 
 from camseg_cli.app import command, console, err_console
 from camseg_cli.core.checks import check_options, parse_seeds
-from camseg_cli.core.cpus import use_threads
 from camseg_cli.core.choices import ARCHS, AUG_PRESETS, LOGS, OPTIMIZERS, SCHEDULES, WEIGHTS
+from camseg_cli.core.cpus import use_threads
 from camseg_cli.core.data.layouts import READ_LAYOUTS, open_dataset
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.model.device import default_train_workers

@@ -42,7 +42,7 @@ def affinity_cpus() -> int | None:
 
 
 def cgroup_cpus(path: Path | str = CPU_MAX) -> int | None:
-    """cgroup v2 `cpu.max` ("QUOTA PERIOD" or "max PERIOD"): the quota in CPUs, rounded up; None without one."""
+    """cgroup v2 `cpu.max` ("QUOTA PERIOD" or "max PERIOD"): quota in CPUs, rounded up; None if none."""
     try:
         quota, _, period = Path(path).read_text().strip().partition(" ")
         if quota == "max":
