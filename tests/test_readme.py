@@ -8,6 +8,7 @@ import re
 import shlex
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from camseg_cli.cli import app
@@ -39,6 +40,7 @@ def shrunk(args: list[str]) -> list[str]:
     return expanded
 
 
+@pytest.mark.slow
 def test_the_readmes_cpu_study_runs_as_written(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the README writes under ./out
     commands = cpu_study()
