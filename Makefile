@@ -31,6 +31,9 @@ test-min:  # the CPU suite on the declared minimum versions, in .venv-min (slow:
 demo: $(STAMP)  # everything under OUT (default out/demo): make demo OUT=/tmp/demo
 	OUT="$(OUT)" bash scripts/demo.sh
 
+docs: $(STAMP)  # regenerate the tables of README.md and docs/ that restate code (modules, corruptions, commands)
+	$(BIN)/python scripts/gen_docs.py
+
 lint: $(STAMP)  # ruff, and the import-linter contracts of pyproject.toml (core's layering)
 	$(BIN)/ruff check camseg_cli tests benchmarks
 	$(BIN)/ruff format --check camseg_cli tests benchmarks
