@@ -36,6 +36,26 @@ def corruptions() -> str:
     return "\n".join(out)
 
 
+def presets() -> str:
+    """Every --aug preset, the group it belongs to and the corruption family it trains on."""
+    from camseg_cli.core import choices as c
+
+    def group(name: str) -> str:
+        if name == "none":
+            return "no augmentation (the baseline)"
+        if name == "all":
+            return "the original study's four together: " + ", ".join(c.AUG_STUDY)
+        if name in c.AUG_STUDY:
+            return "the original study"
+        if name in c.AUG_EXTRA:
+            return "extra"
+        return "robustness (one per corruption family)"
+
+    rows = ["| preset | group | corruption family it trains on |", "|---|---|---|"]
+    rows += [f"| `{p}` | {group(p)} | {c.AUG_FAMILIES.get(p, '')} |" for p in c.AUG_PRESETS]
+    return "\n".join(rows)
+
+
 def commands() -> str:
     """Every command, its help line and its options, from the click tree behind the Typer app."""
     import click
@@ -61,7 +81,7 @@ def commands() -> str:
     return "\n".join(out).rstrip()
 
 
-BLOCKS = {"modules": modules, "corruptions": corruptions, "commands": commands}
+BLOCKS = {"presets": presets, "modules": modules, "corruptions": corruptions, "commands": commands}
 PATTERN = re.compile(r"(<!-- generated:(\w+) -->\n)(.*?)(<!-- /generated:\2 -->)", re.S)
 
 

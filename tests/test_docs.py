@@ -26,6 +26,7 @@ def test_every_generator_has_a_block_and_each_block_is_filled():
     assert set(found) == set(gen_docs.BLOCKS)
     assert "| `camseg_cli.core.data.corrupt_table` |" in found["modules"]
     assert "| gaussian_noise | noise |" in found["corruptions"]
+    assert "| `lowlight` | robustness (one per corruption family) | camera |" in found["presets"]
     assert "### `camseg train`" in found["commands"] and "`--aug`" in found["commands"]
 
 
