@@ -6,7 +6,7 @@ DATA ?= out/demo-data
 OUT ?= out/demo
 TRAIN_ARGS ?=
 
-.PHONY: install test test-min demo lint bench train-all tensorboard clean
+.PHONY: install test test-all test-min demo docs lint bench train-all tensorboard clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -16,15 +16,23 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP)  # the layering contracts first (a second), then the suite
+# Test tiers (docs/development.md). One OpenMP thread per test process: on a busy machine spinning
+# threads make tiny training steps 10-30x slower.
+test: $(STAMP)  # the fast tier: everything not marked slow, simulations at a quarter of their counts
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/pytest -q
+	OMP_NUM_THREADS=1 CAMSEG_TEST_SCALE=0.25 $(BIN)/pytest -q -m "not slow"
+
+test-all: $(STAMP)  # every test: trainings, kill/Ctrl-C, torchrun, full simulation counts
+	OMP_NUM_THREADS=1 CAMSEG_TEST_SCALE=1 $(BIN)/pytest -q --durations=25
 
 test-min:  # the CPU suite on the declared minimum versions, in .venv-min (slow: a second torch install)
 	bash scripts/test_min.sh
 
 demo: $(STAMP)  # everything under OUT (default out/demo): make demo OUT=/tmp/demo
 	OUT="$(OUT)" bash scripts/demo.sh
+
+docs: $(STAMP)  # regenerate the tables of README.md and docs/ that restate code (modules, corruptions, commands)
+	$(BIN)/python scripts/gen_docs.py
 
 lint: $(STAMP)  # ruff, and the import-linter contracts of pyproject.toml (core's layering)
 	$(BIN)/ruff check camseg_cli tests benchmarks

@@ -2,21 +2,49 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
 from PIL import Image
 
 from camseg_cli.core.data.classes import ClassMap, preset
 
 HERE = Path(__file__).parent
+# one OpenMP thread per test process (and the CLIs it starts) unless the caller chose otherwise
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+# How much of each simulation or property test to run: `make test` sets CAMSEG_TEST_SCALE=0.25 (the
+# fast tier), `make test-all` 1 (the full counts). Unset means full counts.
+TEST_SCALE = float(os.environ.get("CAMSEG_TEST_SCALE", "1"))
+
+
+def scaled(n: int, least: int = 1) -> int:
+    """n simulations (or examples) at full scale; a share of them in the fast tier."""
+    return max(least, round(n * TEST_SCALE))
+
+
+settings.register_profile("full", deadline=None)
+settings.register_profile("fast", deadline=None, max_examples=scaled(100, least=10))
+settings.load_profile("fast" if TEST_SCALE < 1 else "full")
+
+
+def pytest_runtest_setup(item):
+    """Tiny models gain nothing from intra-op threads; on a busy 2-core box spinning OpenMP threads make
+    each step 10-30x slower. One thread in every test, once some test has loaded torch (never loaded
+    here: a test checks that a command runs without torch)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")
 def one_thread():
-    """Tiny models gain nothing from intra-op threads; on a busy 2-core box they only slow each step.
-    A module opts in with `pytestmark = pytest.mark.usefixtures("one_thread")`."""
+    """Kept for the modules that ask for it; every test already runs on one thread."""
     import torch  # here, not at the top: a test may check that a command runs without torch loaded
 
     before = torch.get_num_threads()

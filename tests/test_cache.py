@@ -208,6 +208,7 @@ def test_evaluate_scores_the_same_with_each_cache_and_the_cli_takes_cache(tmp_pa
     assert bad.exit_code == 1 and "--cache 'gpu': choose one of none, ram, disk" in bad.output
 
 
+@pytest.mark.slow
 def test_training_with_a_cache_gives_the_very_same_model(tmp_path):
     from typer.testing import CliRunner
 

@@ -117,6 +117,7 @@ def two_runs(tmp_path_factory):
     return root, data, paths
 
 
+@pytest.mark.slow
 def test_compare_writes_report_and_json(two_runs):
     root, data, paths = two_runs
     out = root / "out1"
@@ -173,6 +174,7 @@ def test_compare_writes_report_and_json(two_runs):
         assert re.search(rf"│ \d │ {name} +│", shown.output), shown.output
 
 
+@pytest.mark.slow
 def test_compare_reuses_cached_evaluations_and_invalidates_changed_checkpoints(two_runs, monkeypatch):
     root, data, paths = two_runs
     out = root / "out2"

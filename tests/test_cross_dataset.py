@@ -62,12 +62,14 @@ def _evaluate(ckpt: Path, data: Path, out: Path, *extra) -> dict:
     return json.loads(_ok(*args, *extra))
 
 
+@pytest.mark.slow
 def test_cityscapes_test_split_says_to_use_val(study):
     result = runner.invoke(app, ["evaluate", str(study["ckpts"][0]), "--out", str(study["out"])])
     assert result.exit_code == 1
     assert "has no labels" in result.output and "--split val" in result.output
 
 
+@pytest.mark.slow
 def test_a_cityscapes_checkpoint_is_scored_on_acdc_per_condition(study, tmp_path):
     ckpt = study["out"] / "none-s0.pt"
     every = _evaluate(ckpt, study["acdc"], tmp_path / "all")
@@ -79,6 +81,7 @@ def test_a_cityscapes_checkpoint_is_scored_on_acdc_per_condition(study, tmp_path
         assert alone["miou"] == pytest.approx(every["conditions"][cond]["miou"], abs=1e-12)
 
 
+@pytest.mark.slow
 def test_compare_on_acdc_runs_the_arm_test_per_condition(study, tmp_path):
     out = tmp_path / "cmp"
     args = ["compare", *study["ckpts"], "--data", study["acdc"], "--split", "val", "--out", out]
@@ -102,6 +105,7 @@ def test_compare_on_acdc_runs_the_arm_test_per_condition(study, tmp_path):
     assert "arms per condition" in shown and "night" in shown
 
 
+@pytest.mark.slow
 def test_class_map_camvid11_to_cityscapes19_miou_by_hand(study, tmp_path):
     camvid = write_dataset(tmp_path / "camvid", "index", images=6, size=(48, 96), seed=5, classes="camvid11")
     ckpt = study["out"] / "none-s0.pt"
@@ -140,6 +144,7 @@ def test_class_map_camvid11_to_cityscapes19_miou_by_hand(study, tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_train_on_acdc_conditions_and_evaluate_follows(study, tmp_path):
     out = tmp_path / "out"
     _ok("train", "--data", study["acdc"], "--condition", "night", "--out", out, "--run", "night", *TINY)

@@ -33,6 +33,7 @@ def train(data: Path, out: Path, *extra: str):
     return runner.invoke(app, ["train", "--data", str(data), "--out", str(out), *TINY, *extra])
 
 
+@pytest.mark.slow
 def test_the_learning_rate_defaults_to_what_the_starting_weights_need(data, tmp_path):
     scratch = train(data, tmp_path / "a", "--weights", "none", "--workers", "0")
     assert scratch.exit_code == 0, scratch.output
@@ -46,6 +47,7 @@ def test_the_learning_rate_defaults_to_what_the_starting_weights_need(data, tmp_
     assert given.exit_code == 0 and _config(tmp_path / "c")["lr"] == 0.02
 
 
+@pytest.mark.slow
 def test_workers_default_to_the_machine_and_too_many_never_print_torchs_warning(data, tmp_path):
     plain = train(data, tmp_path / "a", "--weights", "none")
     assert plain.exit_code == 0, plain.output
@@ -58,6 +60,7 @@ def test_workers_default_to_the_machine_and_too_many_never_print_torchs_warning(
     assert "suggested max number of worker" not in result.output
 
 
+@pytest.mark.slow
 def test_resume_of_a_finished_run_says_so_and_more_epochs_extend_it(data, tmp_path):
     out = tmp_path / "out"
     base = ("--weights", "none", "--workers", "0")

@@ -417,6 +417,7 @@ def test_train_stops_before_training_at_an_unreadable_entry(good, tmp_path):
     assert not guard.opened.is_set()
 
 
+@pytest.mark.slow
 def test_train_skip_bad_names_each_unreadable_entry_and_trains_on_the_rest(good, tmp_path):
     data, entries = _data_with_hostile_entries(tmp_path, good)
     guard = _FifoGuard(entries["fifo"])

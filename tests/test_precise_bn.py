@@ -84,6 +84,7 @@ def test_a_bad_value_is_one_line(value, tmp_path):
     assert "--precise-bn" in res.stderr and len(res.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_training_from_scratch_follows_its_input_and_precise_bn_moves_no_weight(tmp_path):
     """Two tiny runs from scratch, alike but for --precise-bn: training never reads the running statistics,
     so every weight ends equal; the statistics differ, and with them eval mode, which follows the image."""

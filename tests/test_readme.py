@@ -8,6 +8,7 @@ import re
 import shlex
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from camseg_cli.cli import app
@@ -39,6 +40,7 @@ def shrunk(args: list[str]) -> list[str]:
     return expanded
 
 
+@pytest.mark.slow
 def test_the_readmes_cpu_study_runs_as_written(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the README writes under ./out
     commands = cpu_study()
@@ -52,3 +54,27 @@ def test_the_readmes_cpu_study_runs_as_written(tmp_path, monkeypatch):
     )
     assert (Path("out") / "compare" / "arms.csv").is_file()
     assert list((Path("out") / "predictions").rglob("*_overlay.png"))
+
+
+CAMVID_DEV = README.parent.parent / "shared" / "camvid-dev"
+
+
+def real_result() -> list[list[str]]:
+    """The commands of the README's block after 'One real result'."""
+    text = README.read_text(encoding="utf-8")
+    after = text[text.index("## One real result") :]
+    block = re.search(r"```bash\n(.*?)```", after, re.S).group(1)
+    return [shlex.split(line) for line in block.splitlines() if line.startswith("camseg ")]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CAMVID_DEV.is_dir(), reason="the 88 real frames live in ../shared/camvid-dev")
+def test_the_readmes_real_result_runs_as_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(README.parent)  # its --data is relative to the repository
+    runner = CliRunner()
+    for command in real_result():
+        command = [a.replace("/tmp/camvid-study", str(tmp_path)) for a in command]
+        args = shrunk(command)  # expands the checkpoints' glob once train has written them
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, (command, result.output)
+    assert (tmp_path / "compare" / "arms.csv").is_file()

@@ -327,6 +327,7 @@ def skipped_run(flawed, tmp_path_factory) -> dict:
     return {"out": out, "result": result, "ckpt": out / f"{RUN}.pt"}
 
 
+@pytest.mark.slow
 def test_train_skip_bad_lists_each_bad_sample_and_trains_on_the_rest(flawed, skipped_run):
     result = skipped_run["result"]
     assert result.exit_code == 0, result.output
@@ -343,6 +344,7 @@ def test_train_without_skip_bad_stops_at_the_first_bad_sample(flawed, tmp_path):
     assert any(str(p) in line for p in flawed["bad"].values()), line
 
 
+@pytest.mark.slow
 def test_evaluate_skip_bad_scores_the_good_samples(flawed, skipped_run, tmp_path):
     ckpt, bad = skipped_run["ckpt"], flawed["bad"]["test image"]
     plain = invoke("evaluate", ckpt, "--bootstrap", "0", "--out", tmp_path / "a")
@@ -354,6 +356,7 @@ def test_evaluate_skip_bad_scores_the_good_samples(flawed, skipped_run, tmp_path
     assert doc["images"] == 2 and bad.name in result.output and "1 of 3 test samples skipped" in result.output
 
 
+@pytest.mark.slow
 def test_compare_reuses_an_evaluation_made_with_skip_bad(flawed, skipped_run, tmp_path):
     """Issue 14.8: the cache key covered every sample, so compare never reused a --skip-bad evaluation
     and re-evaluated without it, stopping on the bad sample."""
@@ -374,6 +377,7 @@ def test_compare_reuses_an_evaluation_made_with_skip_bad(flawed, skipped_run, tm
     assert fresh.exit_code == 0 and json.loads(fresh.stdout)["images"] == 3, fresh.output
 
 
+@pytest.mark.slow
 def test_the_evaluation_cache_is_keyed_by_the_layout_it_read(skipped_run, flawed, tmp_path):
     from camseg_cli.core.evaluation.results import cached_result
 
@@ -385,6 +389,7 @@ def test_the_evaluation_cache_is_keyed_by_the_layout_it_read(skipped_run, flawed
     assert cached_result(ckpt, RUN, "test", out, layout="index") is None  # another layout: stale
 
 
+@pytest.mark.slow
 def test_evaluate_skip_bad_with_every_sample_bad_is_one_clear_error(flawed, skipped_run, tmp_path):
     root = Path(shutil.copytree(flawed["root"], tmp_path / "data"))
     for p in (root / "test").iterdir():
@@ -546,6 +551,7 @@ def test_pickled_code_is_refused_by_every_command_and_never_runs(command, good, 
     assert not marker.exists()
 
 
+@pytest.mark.slow
 def test_resume_onto_data_with_other_classes_is_one_line(skipped_run, tmp_path):
     other = scenes(tmp_path / "c11", classes="camvid11")
     out = skipped_run["out"]
@@ -619,6 +625,7 @@ def _wait_for(path: Path, proc: subprocess.Popen, timeout: float) -> None:
         time.sleep(0.01)
 
 
+@pytest.mark.slow
 def test_sigkill_during_a_checkpoint_write_leaves_the_previous_one_loadable(tmp_path):
     dest, n = tmp_path / "model.pt", 8_000_000  # 32 MB: each write takes long enough to be caught in it
     proc = subprocess.Popen(
@@ -632,6 +639,7 @@ def test_sigkill_during_a_checkpoint_write_leaves_the_previous_one_loadable(tmp_
     assert torch.equal(ckpt["model"]["blob"], torch.arange(n, dtype=torch.float32) + ckpt["generation"])
 
 
+@pytest.mark.slow
 def test_sigkill_while_training_writes_a_checkpoint_then_resume_finishes(good, tmp_path):
     out = tmp_path / "out"
     run_dir = out / "runs" / RUN
@@ -671,6 +679,7 @@ def keep_determinism_setting():
     torch.use_deterministic_algorithms(before, warn_only=warn_only)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("start", ["none", "file"])
 def test_deterministic_resume_after_sigint_ends_with_identical_weights(
     start, tmp_path, keep_determinism_setting
@@ -719,6 +728,7 @@ def test_absurd_learning_rate_stops_with_a_message_and_saves_no_nan_weights(good
     assert not list(out.rglob("*.pt")) and not list(out.rglob(".*.tmp"))
 
 
+@pytest.mark.slow
 def test_a_diverging_rerun_keeps_the_earlier_good_checkpoints(skipped_run, good, tmp_path):
     out = Path(shutil.copytree(skipped_run["out"], tmp_path / "out"))
     best, last = out / f"{RUN}.pt", out / "runs" / RUN / "last.pt"
@@ -732,6 +742,7 @@ def test_a_diverging_rerun_keeps_the_earlier_good_checkpoints(skipped_run, good,
     assert all(torch.isfinite(v.float()).all() for v in weights.values())
 
 
+@pytest.mark.slow
 def test_all_void_masks_train_and_evaluate_without_crashing(good, skipped_run, tmp_path):
     root = Path(shutil.copytree(good, tmp_path / "void"))
     for folder in ("train_labels", "val_labels", "test_labels"):

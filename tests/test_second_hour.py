@@ -50,6 +50,7 @@ def _words(text: str) -> str:
 # ---------------------------------------------------------------------------------- resume from anywhere
 
 
+@pytest.mark.slow
 def test_the_data_folder_is_stored_absolute_and_the_resume_hint_works_from_another_folder(
     data, tmp_path, monkeypatch
 ):
@@ -86,6 +87,7 @@ def test_a_studys_resume_hint_names_absolute_folders(monkeypatch, tmp_path):
     assert args.count("--resume") == 1 and "none,flip" in args
 
 
+@pytest.mark.slow
 def test_a_run_saved_with_a_relative_data_path_still_resumes_and_pairs_with_new_runs(data, tmp_path):
     out = tmp_path / "out"
     assert train(data, out).exit_code == 0
@@ -157,6 +159,7 @@ def test_mistakes_answer_before_the_heavy_libraries_load_and_suggest_the_nearest
 # ---------------------------------------------------------------------------------- compare of one run
 
 
+@pytest.mark.slow
 def test_compare_with_one_checkpoint_describes_it_and_says_how_to_make_a_baseline(data, tmp_path):
     out = tmp_path / "out"
     assert train(data, out, "--aug", "flip").exit_code == 0
@@ -181,6 +184,7 @@ def test_compare_with_one_checkpoint_describes_it_and_says_how_to_make_a_baselin
 # ---------------------------------------------------------------------------------- disk: --no-keep-last
 
 
+@pytest.mark.slow
 def test_no_keep_last_drops_the_resume_state_of_a_finished_run_and_extension_says_why_it_cannot(
     data, tmp_path
 ):
@@ -283,6 +287,7 @@ def test_train_on_a_missing_gpu_fails_before_writing_anything(data, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_force_does_not_suggest_resume(data, tmp_path):
     out = tmp_path / "out"
     assert train(data, out).exit_code == 0

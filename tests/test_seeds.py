@@ -134,6 +134,7 @@ def study(data, tmp_path_factory) -> dict:
     return {"out": out, "args": args, "trained": trained, "ckpts": ckpts, "compared": compared}
 
 
+@pytest.mark.slow
 def test_a_study_of_2_augs_x_3_seeds_compares_as_2_paired_arms(study):
     assert study["trained"].exit_code == 0, study["trained"].output
     assert [p.stem for p in study["ckpts"]] == sorted(
@@ -179,12 +180,14 @@ def test_a_study_of_2_augs_x_3_seeds_compares_as_2_paired_arms(study):
     assert "these test images, new training seeds" in report
 
 
+@pytest.mark.slow
 def test_rerunning_the_study_with_resume_skips_every_finished_run(study):
     again = runner.invoke(app, [*study["args"], "--seeds", "0,1,2", *TINY, "--resume"])
     assert again.exit_code == 0, again.output
     assert again.stderr.count("already finished") == 6
 
 
+@pytest.mark.slow
 def test_a_checkpoint_of_another_seed_is_never_silently_replaced(study, data):
     out = study["out"]
     before = (out / f"{ARCH}-none-s0.pt").read_bytes()

@@ -46,6 +46,7 @@ def logged(data, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_scalars_read_back_from_the_event_files_equal_metrics_csv(logged):
     run_dir = logged / "runs" / RUN
     metrics = pd.read_csv(run_dir / "metrics.csv")
@@ -63,6 +64,7 @@ def test_scalars_read_back_from_the_event_files_equal_metrics_csv(logged):
     assert lr[-1] == pytest.approx(metrics["lr"].iloc[-1])
 
 
+@pytest.mark.slow
 def test_the_same_validation_images_are_logged_every_epoch(logged):
     acc = events(logged / "runs" / RUN)
     tags = acc.Tags()["images"]
@@ -73,6 +75,7 @@ def test_the_same_validation_images_are_logged_every_epoch(logged):
         assert images[0].width == 3 * 48 and images[0].height == 32  # image | ground truth | prediction
 
 
+@pytest.mark.slow
 def test_hparams_are_written_once_with_the_best_val_miou(logged):
     hp = logged / "runs" / RUN / "tb" / "hparams"
     acc = EventAccumulator(str(hp))
@@ -81,6 +84,7 @@ def test_hparams_are_written_once_with_the_best_val_miou(logged):
     assert acc.Scalars("hparam/best_val_mIoU")[0].value == pytest.approx(best)
 
 
+@pytest.mark.slow
 def test_a_resumed_run_appends_without_duplicate_steps(logged, data, tmp_path):
     out = Path(shutil.copytree(logged, tmp_path / "out"))
     args = ["train", "--data", str(data), "--out", str(out), *TINY, "--log", "tensorboard", "--quiet"]
@@ -124,6 +128,7 @@ def test_without_tensorboard_installed_the_error_names_the_extra(data, tmp_path,
 # ------------------------------------------------------------------------------------------ config
 
 
+@pytest.mark.slow
 def test_config_json_round_trip_re_runs_the_run_exactly(data, tmp_path):
     first = tmp_path / "a"
     args = [
@@ -150,6 +155,7 @@ def test_config_json_round_trip_re_runs_the_run_exactly(data, tmp_path):
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
+@pytest.mark.slow
 def test_flags_override_the_file_and_a_study_file_sweeps_augs_and_seeds(data, tmp_path):
     study = tmp_path / "study.yaml"
     study.write_text(
@@ -194,6 +200,7 @@ def test_the_shipped_study_file_is_the_original_study_with_three_seeds():
     assert settings["seeds"] == [0, 1, 2]
 
 
+@pytest.mark.slow
 def test_an_interrupted_and_resumed_run_logs_every_step_once(tmp_path):
     import signal
 
