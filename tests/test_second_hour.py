@@ -201,16 +201,17 @@ def test_no_keep_last_drops_the_resume_state_of_a_finished_run_and_extension_say
 
 
 def test_the_readme_states_checkpoint_sizes_that_match_the_files(data, tmp_path):
-    text = _words(README.read_text(encoding="utf-8"))
+    docs = [README, *sorted((README.parent / "docs").glob("*.md"))]  # the README and the pages it links
+    text = _words(" ".join(p.read_text(encoding="utf-8") for p in docs))
     assert "--no-keep-last" in text
     # the README's MobileNetV3 figures, against float32 weights (+ Adam's two moments in last.pt)
     params = sum(p.numel() for p in build_model(ARCH, 12, "none").parameters())
     best = re.search(r"(\d+) MB best checkpoint", text)
     last = re.search(r"(\d+) MB `last.pt`", text)
-    assert best and last, "README: say what a run keeps on disk"
+    assert best and last, "README/docs: say what a run keeps on disk"
     assert abs(int(best.group(1)) - 4 * params / 1e6) <= 2
     assert abs(int(last.group(1)) - 12 * params / 1e6) <= 6
-    assert re.search(r"`\.venv` .*?\d+(\.\d+)? GB", text), "README: the venv's measured size"
+    assert re.search(r"`\.venv` .*?\d+(\.\d+)? GB", text), "README/docs: the venv's measured size"
 
 
 # ---------------------------------------------------------------------------------- the small things

@@ -22,10 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from tests.conftest import scaled
-
 from camseg_cli.core.evaluation.study import arm_test, paired_rows, welch_rows
 from camseg_cli.core.evaluation.study_power import power
+from tests.conftest import scaled
 
 SEED_SD = 0.015  # SD of a run's mIoU from its seed: 1.5 points, as CamVid seeds move
 # full counts in `make test-all` and for the printed table; a share in the fast tier (CAMSEG_TEST_SCALE),
@@ -144,8 +143,10 @@ def test_one_extra_seed_keeps_the_pairing_and_its_power():
 
 def power_table() -> list[str]:
     """Markdown rows: false-positive rate and power at 1x, 2x, 3x the seed SD, per setting."""
-    rows = [f"| setting | false positives ({NULL_STUDIES} null studies) | power at 1x / 2x / 3x seed SD ({POWER_STUDIES} each) |",
-            "|---|---:|---|"]  # fmt: skip
+    rows = [
+        f"| setting | false positives ({NULL_STUDIES} null studies) | power at 1x / 2x / 3x seed SD ({POWER_STUDIES} each) |",
+        "|---|---:|---|",
+    ]
     for s in SETTINGS:
         fpr = rejection_rate(s, 0.0, NULL_STUDIES, seed=1)
         pw = [rejection_rate(s, k * SEED_SD, POWER_STUDIES, seed=2) for k in (1, 2, 3)]

@@ -41,14 +41,14 @@ def read_pipeline(path: Path | str) -> str:
 def resolve_aug(aug: str, label: str, pipeline: str) -> tuple[str, str, str]:
     """(aug, aug_label, aug_pipeline) of a TrainConfig: a single pipeline file becomes its
     'pipeline:<hash>' with its stem and content; a preset clears both; a read one must match its hash."""
+    item = aug.strip()
+    if not item.startswith(PIPELINE_PREFIX) and (not is_pipeline(item) or "," in item or "+" in item):
+        return aug, "", ""  # presets, or a sweep list (split before it trains): albumentations not loaded
     from camseg_cli.core.data.aug_file import pipeline_id
 
-    item = aug.strip()
     if item.startswith(PIPELINE_PREFIX):
         if not pipeline or pipeline_id(pipeline) != item:
             raise CamsegError(f"aug {item}: its aug_pipeline content is missing or does not match its hash")
         return item, label or item, pipeline
-    if not is_pipeline(item) or "," in item or "+" in item:
-        return aug, "", ""  # presets, or a sweep list (split before it trains)
     content = read_pipeline(item)
     return pipeline_id(content), Path(item).stem, content
