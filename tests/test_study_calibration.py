@@ -144,7 +144,8 @@ def test_one_extra_seed_keeps_the_pairing_and_its_power():
 def power_table() -> list[str]:
     """Markdown rows: false-positive rate and power at 1x, 2x, 3x the seed SD, per setting."""
     rows = [
-        f"| setting | false positives ({NULL_STUDIES} null studies) | power at 1x / 2x / 3x seed SD ({POWER_STUDIES} each) |",
+        f"| setting | false positives ({NULL_STUDIES} null studies) "
+        f"| power at 1x / 2x / 3x seed SD ({POWER_STUDIES} each) |",
         "|---|---:|---|",
     ]
     for s in SETTINGS:
