@@ -109,21 +109,27 @@ def test_a_flagged_baseline_run_withholds_every_cell_too():
     assert all(rc.cells[("lowlight", c)].word == "not tested" for c in COLUMNS)
 
 
-def _condition_arms(blind: str | None):
-    """Two arms, 5 seeds, ACDC-like conditions: the arm 10 points better on the night frames only."""
-    rng = np.random.default_rng(1)
-    conds = ["night"] * 6 + ["fog"] * 6
-    night = np.array([c == "night" for c in conds])
+def _seeded_arms(rng_seed: int, gains, blind: str | None, conds: list[str] | None = None) -> list[Arm]:
+    """One arm per (aug, gain), 5 seeds each, every run scoring 0.6 + gain (a number, or one per image)
+    plus seed noise; `blind` names a run flagged as ignoring its input."""
+    rng = np.random.default_rng(rng_seed)
     arms = []
-    for aug, gain in (("none", 0.0), ("jitter", 0.16)):
+    for aug, gain in gains:
         runs = []
         for seed in range(5):
-            r = _result(_mats(rng, 0.6 + gain * night + rng.normal(0, 0.005)), conds)
+            r = _result(_mats(rng, 0.6 + gain + rng.normal(0, 0.005)), conds)
             name = f"{aug}-{seed}"
             r.dependence = BLIND if name == blind else SEES
             runs.append(SimpleNamespace(name=name, seed=seed, result=r))
         arms.append(Arm(aug, aug, {"aug": aug}, runs))
     return arms
+
+
+def _condition_arms(blind: str | None):
+    """Two arms, 5 seeds, ACDC-like conditions: the arm 10 points better on the night frames only."""
+    conds = ["night"] * 6 + ["fog"] * 6
+    night = np.array([c == "night" for c in conds])
+    return _seeded_arms(1, (("none", 0.0 * night), ("jitter", 0.16 * night)), blind, conds)
 
 
 def test_a_flagged_run_gets_no_verdict_in_any_condition_row():
@@ -138,17 +144,7 @@ def test_a_flagged_run_gets_no_verdict_in_any_condition_row():
 
 def _clean_arms(blind: str | None):
     """none, crop (clearly better) and flip (also clearly better), 5 seeds each, clean scores only."""
-    rng = np.random.default_rng(2)
-    arms = []
-    for aug, gain in (("none", 0.0), ("crop", 0.1), ("flip", 0.1)):
-        runs = []
-        for seed in range(5):
-            r = _result(_mats(rng, 0.6 + gain + rng.normal(0, 0.005)))
-            name = f"{aug}-{seed}"
-            r.dependence = BLIND if name == blind else SEES
-            runs.append(SimpleNamespace(name=name, seed=seed, result=r))
-        arms.append(Arm(aug, aug, {"aug": aug}, runs))
-    return arms
+    return _seeded_arms(2, (("none", 0.0), ("crop", 0.1), ("flip", 0.1)), blind)
 
 
 def test_a_flagged_run_gets_no_clean_verdict_and_leaves_holms_family():
