@@ -18,9 +18,9 @@ import cv2
 import torch
 from common import emit
 
-from camseg_cli.core.data.augment import AugSpec, EpochDataset, TrainTransform, parse_aug
-from camseg_cli.core.data.cache import sample_dataset
-from camseg_cli.core.data.layouts import open_dataset
+from camseg_cli.core.data.augment.presets import AugSpec, EpochDataset, TrainTransform, parse_aug
+from camseg_cli.core.data.loading.cache import sample_dataset
+from camseg_cli.core.data.sources.layouts import open_dataset
 from camseg_cli.core.data.sources.synthetic_cityscapes import write_cityscapes_family
 
 SOURCE = (1024, 2048)

@@ -27,12 +27,12 @@ from common import emit, interleaved
 from PIL import Image
 
 from camseg_cli.core.choices import CORRUPTIONS
-from camseg_cli.core.data.classes import preset
-from camseg_cli.core.data.corrupt import Corruptor, corrupt
-from camseg_cli.core.data.samples import read_image
+from camseg_cli.core.data.classes.maps import preset
+from camseg_cli.core.data.corruption.suite import Corruptor, corrupt
+from camseg_cli.core.data.loading.tensors import resize_image
+from camseg_cli.core.data.sources.samples import read_image
 from camseg_cli.core.data.sources.scene import render_scene
 from camseg_cli.core.data.sources.synthetic import write_dataset
-from camseg_cli.core.data.tensors import resize_image
 from camseg_cli.core.model.checkpoint import build_model, make_checkpoint, save_checkpoint
 
 SIZES = ((360, 480), (720, 960))
@@ -67,7 +67,7 @@ def corruption_times(
 def eval_times(folder: Path, images: int, size: tuple[int, int], severity: int) -> dict:
     """Seconds of every corrupted pass at `severity` and of a clean pass before each (the load of a shared
     machine falls on both alike), one checkpoint, the model loaded once as evaluate --corrupt does."""
-    from camseg_cli.core.evaluation.evaluate import evaluate_passes
+    from camseg_cli.core.evaluation.scoring.evaluate import evaluate_passes
 
     data = write_dataset(folder / "data", "index", images=images * 5, size=size, seed=1, classes="camvid11")
     classes = preset("camvid11")

@@ -32,11 +32,11 @@ import torch
 from common import emit, timeit
 from PIL import Image
 
-from camseg_cli.core.data.augment import CROP_SCALE, AugSpec, EpochDataset, TrainTransform, parse_aug
-from camseg_cli.core.data.cache import sample_dataset
-from camseg_cli.core.data.classes import preset
-from camseg_cli.core.data.labels import _color_lut, decode_rgb_mask, encode_rgb_mask
-from camseg_cli.core.data.layouts import open_dataset
+from camseg_cli.core.data.augment.presets import CROP_SCALE, AugSpec, EpochDataset, TrainTransform, parse_aug
+from camseg_cli.core.data.classes.labels import _color_lut, decode_rgb_mask, encode_rgb_mask
+from camseg_cli.core.data.classes.maps import preset
+from camseg_cli.core.data.loading.cache import sample_dataset
+from camseg_cli.core.data.sources.layouts import open_dataset
 from camseg_cli.core.data.sources.synthetic import write_dataset
 from camseg_cli.core.model.checkpoint import NORMALIZATION
 from camseg_cli.core.model.inference import ModelInput

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from common import ROOT, emit, interleaved
 
-from camseg_cli.core.evaluation.metrics import ConfusionMatrix
+from camseg_cli.core.evaluation.scoring.metrics import ConfusionMatrix
 
 CLASSES, IGNORE, BATCH, SIZE = 32, 31, 8, (360, 480)
 TINY = (48, 64)
@@ -74,7 +74,7 @@ def child(ckpt: str, data: str) -> None:
     """In a fresh process: evaluate once; print how far the peak RSS and the traced peak rose (bytes)."""
     import gc
 
-    from camseg_cli.core.evaluation.evaluate import evaluate_checkpoint
+    from camseg_cli.core.evaluation.scoring.evaluate import evaluate_checkpoint
 
     torch.set_num_threads(1)
     gc.collect()
@@ -91,7 +91,7 @@ def child(ckpt: str, data: str) -> None:
 
 def make_run(folder: Path, images: int) -> tuple[Path, Path]:
     """A synthetic dataset whose test split holds `images` 48x64 images, and a checkpoint that reads it."""
-    from camseg_cli.core.data.classes import preset
+    from camseg_cli.core.data.classes.maps import preset
     from camseg_cli.core.data.sources.synthetic import write_dataset
     from camseg_cli.core.model.checkpoint import build_model, make_checkpoint, save_checkpoint
 

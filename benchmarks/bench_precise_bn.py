@@ -6,7 +6,7 @@ Run: python benchmarks/bench_precise_bn.py OUT/runs/RUN/last.pt [--batches 16] [
 Training never reads the running statistics (train mode normalises each batch by its own), so a run
 trained with --precise-bn 0 ends with the same weights as the same run with it (tests/test_precise_bn.py);
 only eval mode differs. Prints, on val and test, before and after: mIoU, and the agreement between the
-masks of different images beside the labels' own (core/evaluation/dependence.py); and the seconds of one
+masks of different images beside the labels' own (scoring/dependence.py); and the seconds of one
 precise-BN pass beside the run's median epoch. With --cost R: the CPU seconds (process time, so that
 other programs on a shared machine do not count) of a training epoch, a validation pass and a precise-BN
 pass on the run's own loaders, interleaved R times, medians. The dropout draws of the pass differ from
@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from camseg_cli.core.data.layouts import open_dataset
-from camseg_cli.core.evaluation.evaluate import evaluate_checkpoint
+from camseg_cli.core.data.sources.layouts import open_dataset
+from camseg_cli.core.evaluation.scoring.evaluate import evaluate_checkpoint
 from camseg_cli.core.model.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from camseg_cli.core.model.inference import ModelInput
 from camseg_cli.core.train.config import AUTO_BATCHES, TrainConfig
@@ -60,7 +60,7 @@ def recomputed(path: Path, batches: int, dest: Path) -> tuple[Path, float, int]:
 
 def cost(path: Path, batches: int, repeat: int) -> dict:
     """Median CPU seconds of one training epoch, one validation pass and one precise-BN pass, interleaved."""
-    from camseg_cli.core.evaluation.loop import evaluate_loader
+    from camseg_cli.core.evaluation.scoring.loop import evaluate_loader
     from camseg_cli.core.model.inference import inference_model
     from camseg_cli.core.train.optim import SegLoss
 

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from common import emit, interleaved, timeit
 from PIL import Image
 
-from camseg_cli.core.data.classes import preset
+from camseg_cli.core.data.classes.maps import preset
 from camseg_cli.core.data.sources.synthetic import write_dataset
 from camseg_cli.core.model.checkpoint import NORMALIZATION, build_model, make_checkpoint, save_checkpoint
 from camseg_cli.core.model.device import default_batch_size

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from common import ROOT, emit
 
-from camseg_cli.core.data.layouts import open_dataset
+from camseg_cli.core.data.sources.layouts import open_dataset
 from camseg_cli.core.data.sources.synthetic import write_dataset
 from camseg_cli.core.model.checkpoint import build_model
 from camseg_cli.core.train.config import TrainConfig

@@ -26,7 +26,7 @@ def modules() -> str:
 
 
 def corruptions() -> str:
-    from camseg_cli.core.data.corrupt_table import table_rows
+    from camseg_cli.core.data.corruption.table import table_rows
 
     rows = table_rows()
     keys = list(rows[0])

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import settings
 from PIL import Image
 
-from camseg_cli.core.data.classes import ClassMap, preset
+from camseg_cli.core.data.classes.maps import ClassMap, preset
 
 HERE = Path(__file__).parent
 # one OpenMP thread per test process (and the CLIs it starts) unless the caller chose otherwise

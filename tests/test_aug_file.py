@@ -17,11 +17,11 @@ import cv2  # noqa: E402
 import yaml  # noqa: E402
 
 from camseg_cli.cli import app  # noqa: E402
-from camseg_cli.core.data.aug_file import pipeline_transforms  # noqa: E402
-from camseg_cli.core.data.augment import AugSpec, TrainTransform  # noqa: E402
+from camseg_cli.core.data.augment.pipeline_file import pipeline_transforms  # noqa: E402
+from camseg_cli.core.data.augment.presets import AugSpec, TrainTransform  # noqa: E402
 from camseg_cli.core.data.sources.synthetic import write_dataset  # noqa: E402
 from camseg_cli.core.errors import CamsegError  # noqa: E402
-from camseg_cli.core.evaluation.arms import group_arms  # noqa: E402
+from camseg_cli.core.evaluation.compare.arms import group_arms  # noqa: E402
 from camseg_cli.core.model.checkpoint import load_checkpoint  # noqa: E402
 from camseg_cli.core.train.config import TrainConfig  # noqa: E402
 from camseg_cli.core.train.config_file import read_config_file  # noqa: E402

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from camseg_cli.core.data.augment import (
+from camseg_cli.core.data.augment.presets import (
     EXTRA,
     PRESETS,
     STUDY,
@@ -249,7 +249,7 @@ def test_combined_presets_draw_each_transform_independently():
     Before the fix every child transform had its own generator seeded alike, so flip happened exactly
     when perspective did and only 4 of the 8 flip/perspective/jitter combinations ever occurred.
     """
-    from camseg_cli.core.data.augment import P_CROP, P_FLIP, P_JITTER, P_PERSPECTIVE
+    from camseg_cli.core.data.augment.presets import P_CROP, P_FLIP, P_JITTER, P_PERSPECTIVE
 
     n = 800
     draws = applied_draws("all", n)

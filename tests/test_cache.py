@@ -13,12 +13,12 @@ import torch
 from PIL import Image
 
 from camseg_cli.core.choices import RUNTIME_FIELDS
-from camseg_cli.core.data import cache as cache_mod
-from camseg_cli.core.data.augment import AugSpec, EpochDataset, TrainTransform, parse_aug
-from camseg_cli.core.data.cache import META, CachedDataset, fingerprint, sample_dataset
-from camseg_cli.core.data.classes import preset
-from camseg_cli.core.data.layouts import SegDataset, open_dataset
-from camseg_cli.core.data.tensors import EvalTransform
+from camseg_cli.core.data.augment.presets import AugSpec, EpochDataset, TrainTransform, parse_aug
+from camseg_cli.core.data.classes.maps import preset
+from camseg_cli.core.data.loading import cache as cache_mod
+from camseg_cli.core.data.loading.cache import META, CachedDataset, fingerprint, sample_dataset
+from camseg_cli.core.data.loading.tensors import EvalTransform
+from camseg_cli.core.data.sources.layouts import SegDataset, open_dataset
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.train.config import TrainConfig
 from tests.conftest import random_samples, write_layout
@@ -174,7 +174,7 @@ def test_evaluate_scores_the_same_with_each_cache_and_the_cli_takes_cache(tmp_pa
     from typer.testing import CliRunner
 
     from camseg_cli.cli import app
-    from camseg_cli.core.evaluation.evaluate import evaluate_checkpoint
+    from camseg_cli.core.evaluation.scoring.evaluate import evaluate_checkpoint
     from tests.test_evaluate import SIZE, tiny_checkpoint
 
     cmap = preset("camvid11")

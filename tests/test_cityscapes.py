@@ -12,13 +12,13 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from camseg_cli.cli import app
-from camseg_cli.core.data.layouts import detect_layout, open_dataset
-from camseg_cli.core.data.remap import lut_from_file
-from camseg_cli.core.data.samples import read_mask, read_sample
+from camseg_cli.core.data.classes.remap import lut_from_file
+from camseg_cli.core.data.sources.layouts import detect_layout, open_dataset
+from camseg_cli.core.data.sources.samples import read_mask, read_sample
+from camseg_cli.core.data.sources.splits import split_by_sequence
 from camseg_cli.core.data.sources.synthetic_cityscapes import write_cityscapes_family
-from camseg_cli.core.data.splits import split_by_sequence
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.evaluation.bootstrap import frame_blocks
+from camseg_cli.core.evaluation.scoring.bootstrap import frame_blocks
 
 runner = CliRunner()
 LAYOUTS = ("cityscapes", "acdc", "kitti", "bdd100k")
@@ -198,8 +198,8 @@ def test_a_missing_gt_file_is_one_line_naming_it(synth, layout, tmp_path):
 
 
 def test_shipped_class_maps_map_as_written(synth):
-    from camseg_cli.core.data.cityscapes_labels import cityscapes_classes
-    from camseg_cli.core.data.classes import preset
+    from camseg_cli.core.data.classes.cityscapes import cityscapes_classes
+    from camseg_cli.core.data.classes.maps import preset
 
     cam, cs = preset("camvid11"), cityscapes_classes()
     lut = lut_from_file(cam, cs, "camvid11_to_cityscapes19")
@@ -215,8 +215,8 @@ def test_shipped_class_maps_map_as_written(synth):
 
 
 def test_a_bad_class_map_names_the_file_and_line(tmp_path):
-    from camseg_cli.core.data.cityscapes_labels import cityscapes_classes
-    from camseg_cli.core.data.classes import preset
+    from camseg_cli.core.data.classes.cityscapes import cityscapes_classes
+    from camseg_cli.core.data.classes.maps import preset
 
     bad = tmp_path / "m.csv"
     bad.write_text("from,to\nSky,sky\nRoad,highway\n")

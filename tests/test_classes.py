@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from camseg_cli.core.data.classes import (
+from camseg_cli.core.data.classes.maps import (
     ClassMap,
     preset,
     read_class_dict,

@@ -10,10 +10,10 @@ import torch
 from typer.testing import CliRunner
 
 from camseg_cli.cli import app
-from camseg_cli.core.data.classes import ClassMap, preset
+from camseg_cli.core.data.classes.maps import ClassMap, preset
 from camseg_cli.core.data.sources.synthetic import write_dataset
-from camseg_cli.core.evaluation.compare import paired_bootstrap, verdict
-from camseg_cli.core.evaluation.results import EvalResult
+from camseg_cli.core.evaluation.compare.comparison import paired_bootstrap, verdict
+from camseg_cli.core.evaluation.scoring.results import EvalResult
 from camseg_cli.core.model.checkpoint import build_model, make_checkpoint, save_checkpoint
 from tests.test_evaluate import tiny_model
 
@@ -192,7 +192,7 @@ def test_compare_reuses_cached_evaluations_and_invalidates_changed_checkpoints(t
     ]
     assert runner.invoke(app, args).exit_code == 0
     calls = []
-    import camseg_cli.core.evaluation.compare as cmp
+    import camseg_cli.core.evaluation.compare.comparison as cmp
 
     real = cmp.evaluate_checkpoint
 
@@ -266,7 +266,7 @@ def test_compare_refuses_mismatched_class_maps(two_runs, tmp_path):
 
 
 def test_best_run_is_none_when_every_run_ties_or_the_class_is_absent():
-    from camseg_cli.core.evaluation.compare import best_run
+    from camseg_cli.core.evaluation.compare.comparison import best_run
 
     assert best_run(pd.Series({"a": 0.2, "b": 0.5})) == "b"
     assert best_run(pd.Series({"a": 0.0, "b": 0.0})) is None
@@ -275,7 +275,7 @@ def test_best_run_is_none_when_every_run_ties_or_the_class_is_absent():
 
 def test_p_value_and_interval_come_from_one_rule_and_never_disagree():
     """Issue 14.5: 25 of 1000 draws at or below 0 gave CI +0.97..+4.90 ("better") beside p=0.052."""
-    from camseg_cli.core.evaluation.bootstrap import draw_test
+    from camseg_cli.core.evaluation.scoring.bootstrap import draw_test
 
     rng = np.random.default_rng(0)
     constructed = np.concatenate([rng.uniform(-0.02, 0.0, 25), rng.uniform(0.01, 0.05, 975)])
@@ -294,7 +294,7 @@ def test_p_value_and_interval_come_from_one_rule_and_never_disagree():
 
 
 def test_no_draw_reaching_zero_prints_the_resampling_floor_not_p_0():
-    from camseg_cli.core.evaluation.bootstrap import draw_test
+    from camseg_cli.core.evaluation.scoring.bootstrap import draw_test
 
     t = draw_test(np.linspace(0.01, 0.02, 1000))
     assert t.p_value == 0 and t.p_text() == "p < 0.002"
@@ -360,15 +360,15 @@ def test_the_checkpoint_bootstrap_resamples_blocks_of_consecutive_frames():
 
 
 def test_arm_labels_say_seed_or_seeds_and_flatten_the_settings():
-    from camseg_cli.core.evaluation.study_report import arm_label
+    from camseg_cli.core.evaluation.reports.study import arm_label
 
     assert arm_label("all", 2) == "all (2 seeds)" and arm_label("none", 1) == "none (1 seed)"
     assert arm_label("all (batch_size=4)", 2) == "all, batch_size=4 (2 seeds)"
 
 
 def test_a_difference_interval_running_off_the_arms_plot_is_marked():
-    from camseg_cli.core.evaluation.study import arm_test
-    from camseg_cli.core.evaluation.study_report import plot_arms
+    from camseg_cli.core.evaluation.reports.study import plot_arms
+    from camseg_cli.core.evaluation.stats.study import arm_test
 
     def arm(name, mious):
         return SimpleNamespace(name=name, miou_per_seed=mious, miou_mean=float(np.mean(mious)), runs=mious)

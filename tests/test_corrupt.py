@@ -1,4 +1,4 @@
-"""The corruption suite (core/data/corrupt.py): deterministic, masks untouched or warped with the image,
+"""The corruption suite (core/data/corruption/): deterministic, masks untouched or warped with the image,
 damage growing with severity, and the work done in the loader's workers."""
 
 import hashlib
@@ -13,10 +13,10 @@ import torch
 from typer.testing import CliRunner
 
 from camseg_cli.core.choices import CORRUPTION_FAMILIES, CORRUPTIONS
-from camseg_cli.core.data.classes import preset
-from camseg_cli.core.data.corrupt import CorruptedDataset, Corruptor, corrupt
-from camseg_cli.core.data.corrupt_names import parse_corrupt, parse_severity
-from camseg_cli.core.data.corrupt_table import BY_NAME, SEVERITIES, TABLE, table_rows
+from camseg_cli.core.data.classes.maps import preset
+from camseg_cli.core.data.corruption.names import parse_corrupt, parse_severity
+from camseg_cli.core.data.corruption.suite import CorruptedDataset, Corruptor, corrupt
+from camseg_cli.core.data.corruption.table import BY_NAME, SEVERITIES, TABLE, table_rows
 from camseg_cli.core.data.sources.scene import render_scene
 from camseg_cli.core.errors import CamsegError
 
@@ -103,7 +103,7 @@ def test_another_image_name_or_seed_draws_another_noise_field():
 
 def _digest_in_a_fresh_process(hashseed: str) -> str:
     code = (
-        "import hashlib, numpy as np; from camseg_cli.core.data.corrupt import corrupt;"
+        "import hashlib, numpy as np; from camseg_cli.core.data.corruption.suite import corrupt;"
         "img = (np.arange(60*80*3) % 251).astype(np.uint8).reshape(60, 80, 3);"
         "out = corrupt(img, np.zeros((60, 80), np.int64), 'impulse_noise', 4, 7, 'Seq05VD_f00030')[0];"
         "print(hashlib.sha256(out.tobytes()).hexdigest())"

@@ -12,7 +12,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from camseg_cli.cli import app
-from camseg_cli.core.data.layouts import open_dataset
+from camseg_cli.core.data.sources.layouts import open_dataset
 from camseg_cli.core.data.sources.synthetic import write_dataset
 from camseg_cli.core.data.sources.synthetic_cityscapes import write_cityscapes_family
 

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from camseg_cli.core.data.classes import preset
-from camseg_cli.core.data.labels import decode_rgb_mask, encode_rgb_mask
-from camseg_cli.core.data.layouts import SegDataset, detect_layout, open_dataset
-from camseg_cli.core.data.samples import read_sample
+from camseg_cli.core.data.classes.labels import decode_rgb_mask, encode_rgb_mask
+from camseg_cli.core.data.classes.maps import preset
+from camseg_cli.core.data.sources.layouts import SegDataset, detect_layout, open_dataset
+from camseg_cli.core.data.sources.samples import read_sample
 from camseg_cli.core.errors import CamsegError
 from tests.conftest import random_samples, write_layout
 

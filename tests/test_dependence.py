@@ -14,15 +14,15 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from camseg_cli.cli import app
-from camseg_cli.core.data.classes import preset
-from camseg_cli.core.evaluation.dependence import (
+from camseg_cli.core.data.classes.maps import preset
+from camseg_cli.core.evaluation.scoring.dependence import (
     FOLLOW_MIN,
     THUMB,
     Dependence,
     input_dependence,
     pair_agreement,
 )
-from camseg_cli.core.evaluation.results import load_cache
+from camseg_cli.core.evaluation.scoring.results import load_cache
 from camseg_cli.core.model.checkpoint import make_checkpoint, save_checkpoint
 from tests.conftest import write_layout
 from tests.test_evaluate import SIZE, tiny_model

@@ -24,7 +24,7 @@ def test_every_generator_has_a_block_and_each_block_is_filled():
         for m in gen_docs.PATTERN.finditer(path.read_text(encoding="utf-8")):
             found[m.group(2)] = m.group(3)
     assert set(found) == set(gen_docs.BLOCKS)
-    assert "| `camseg_cli.core.data.corrupt_table` |" in found["modules"]
+    assert "| `camseg_cli.core.data.corruption.table` |" in found["modules"]
     assert "| gaussian_noise | noise |" in found["corruptions"]
     assert "| `lowlight` | robustness (one per corruption family) | camera |" in found["presets"]
     assert "### `camseg train`" in found["commands"] and "`--aug`" in found["commands"]

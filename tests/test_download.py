@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from camseg_cli.cli import app
-from camseg_cli.core.data.classes import preset
+from camseg_cli.core.data.classes.maps import preset
 from camseg_cli.core.data.sources.archive import extract_into
 from camseg_cli.core.data.sources.download import VARIANTS, local_path
 from camseg_cli.core.errors import CamsegError

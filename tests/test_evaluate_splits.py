@@ -3,10 +3,10 @@
 from typer.testing import CliRunner
 
 from camseg_cli.cli import app
-from camseg_cli.core.data.classes import preset
+from camseg_cli.core.data.classes.maps import preset
+from camseg_cli.core.data.sources.splits import sequence_of
 from camseg_cli.core.data.sources.synthetic import write_dataset
-from camseg_cli.core.data.splits import sequence_of
-from camseg_cli.core.evaluation.results import load_cache
+from camseg_cli.core.evaluation.scoring.results import load_cache
 from camseg_cli.core.model.checkpoint import build_model, make_checkpoint, save_checkpoint
 
 runner = CliRunner()

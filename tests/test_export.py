@@ -10,7 +10,7 @@ import torch
 from typer.testing import CliRunner
 
 from camseg_cli.cli import app
-from camseg_cli.core.data.classes import preset
+from camseg_cli.core.data.classes.maps import preset
 from camseg_cli.core.model.checkpoint import NORMALIZATION, load_checkpoint, model_from_checkpoint
 from camseg_cli.core.model.export import export_checkpoint
 from tests.test_evaluate import tiny_checkpoint

@@ -22,11 +22,11 @@ import numpy as np
 import pytest
 import torch
 
-from camseg_cli.core.data import cache as cache_mod
-from camseg_cli.core.data.cache import sample_dataset
-from camseg_cli.core.data.classes import preset
-from camseg_cli.core.data.layouts import SegDataset, open_dataset
-from camseg_cli.core.evaluation.evaluate import evaluate_checkpoint
+from camseg_cli.core.data.classes.maps import preset
+from camseg_cli.core.data.loading import cache as cache_mod
+from camseg_cli.core.data.loading.cache import sample_dataset
+from camseg_cli.core.data.sources.layouts import SegDataset, open_dataset
+from camseg_cli.core.evaluation.scoring.evaluate import evaluate_checkpoint
 from camseg_cli.core.model.checkpoint import load_checkpoint, save_checkpoint
 from tests.conftest import random_samples, write_layout
 from tests.test_evaluate import tiny_checkpoint

@@ -15,8 +15,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from camseg_cli.cli import app
-from camseg_cli.core.data.classes import preset
-from camseg_cli.core.data.samples import MAX_PIXELS_ENV, read_image
+from camseg_cli.core.data.classes.maps import preset
+from camseg_cli.core.data.sources.samples import MAX_PIXELS_ENV, read_image
 from camseg_cli.core.data.sources.synthetic import write_dataset
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.model.checkpoint import build_model, make_checkpoint, save_checkpoint

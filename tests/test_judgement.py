@@ -10,15 +10,15 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from camseg_cli.core.data.classes import preset
-from camseg_cli.core.evaluation.arms import Arm
-from camseg_cli.core.evaluation.conditions import condition_tests
-from camseg_cli.core.evaluation.dependence import Dependence
-from camseg_cli.core.evaluation.results import EvalResult
-from camseg_cli.core.evaluation.robust_compare import build_columns, robust_compare
-from camseg_cli.core.evaluation.robustness import Robustness
-from camseg_cli.core.evaluation.study import arm_test
-from camseg_cli.core.evaluation.verdicts import judge_arms
+from camseg_cli.core.data.classes.maps import preset
+from camseg_cli.core.evaluation.compare.arms import Arm
+from camseg_cli.core.evaluation.compare.conditions import condition_tests
+from camseg_cli.core.evaluation.compare.shift import build_columns, robust_compare
+from camseg_cli.core.evaluation.compare.verdicts import judge_arms
+from camseg_cli.core.evaluation.scoring.dependence import Dependence
+from camseg_cli.core.evaluation.scoring.results import EvalResult
+from camseg_cli.core.evaluation.scoring.robustness import Robustness
+from camseg_cli.core.evaluation.stats.study import arm_test
 
 CLASSES = preset("camvid11")
 NAMES = [f"0001TP_{i:06d}" for i in range(12)]

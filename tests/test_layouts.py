@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from camseg_cli.core.data.classes import CAMVID32, preset
-from camseg_cli.core.data.layouts import detect_layout, open_dataset
-from camseg_cli.core.data.samples import read_sample
-from camseg_cli.core.data.splits import sequences_by_split
+from camseg_cli.core.data.classes.maps import CAMVID32, preset
+from camseg_cli.core.data.sources.layouts import detect_layout, open_dataset
+from camseg_cli.core.data.sources.samples import read_sample
+from camseg_cli.core.data.sources.splits import sequences_by_split
 from camseg_cli.core.errors import CamsegError
 from tests.conftest import random_samples, write_layout
 

@@ -13,13 +13,13 @@ from hypothesis import strategies as st
 from torchmetrics.classification import MulticlassJaccardIndex
 
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.evaluation.bootstrap import (
+from camseg_cli.core.evaluation.scoring.bootstrap import (
     bootstrap_ci,
     bootstrap_indices,
     percentile_ci,
     resampled_scores,
 )
-from camseg_cli.core.evaluation.metrics import ConfusionMatrix, scores_from_matrix
+from camseg_cli.core.evaluation.scoring.metrics import ConfusionMatrix, scores_from_matrix
 
 N, VOID = 8, 3  # classes 5 and 6 never occur; class 7 is only ever predicted, never labelled
 

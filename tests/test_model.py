@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from camseg_cli.core.data.classes import preset
+from camseg_cli.core.data.classes.maps import preset
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.model import checkpoint as model_mod
 from camseg_cli.core.model.checkpoint import (

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from camseg_cli.cli import app
 from camseg_cli.core.data.sources.synthetic import write_dataset
-from camseg_cli.core.evaluation.evaluate import evaluate_checkpoint
+from camseg_cli.core.evaluation.scoring.evaluate import evaluate_checkpoint
 from camseg_cli.core.train.config import AUTO_BATCHES, TrainConfig
 from camseg_cli.core.train.precise_bn import batchnorms, update_bn_stats
 from camseg_cli.core.train.run import fit

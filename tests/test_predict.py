@@ -11,11 +11,11 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from camseg_cli.cli import app
-from camseg_cli.core.data.classes import preset
-from camseg_cli.core.data.labels import decode_rgb_mask
+from camseg_cli.core.data.classes.labels import decode_rgb_mask
+from camseg_cli.core.data.classes.maps import preset
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.evaluation.evaluate import evaluate_checkpoint
-from camseg_cli.core.evaluation.metrics import ConfusionMatrix
+from camseg_cli.core.evaluation.scoring.evaluate import evaluate_checkpoint
+from camseg_cli.core.evaluation.scoring.metrics import ConfusionMatrix
 from camseg_cli.core.model.checkpoint import load_checkpoint, model_from_checkpoint
 from camseg_cli.core.model.device import default_batch_size
 from camseg_cli.core.model.predict import blend, collect_inputs

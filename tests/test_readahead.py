@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from camseg_cli.core.data.readahead import ReadAhead, read_ahead
+from camseg_cli.core.data.loading.readahead import ReadAhead, read_ahead
 
 
 class Source:

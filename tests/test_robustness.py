@@ -29,7 +29,8 @@ from PIL import Image
 from typer.testing import CliRunner, Result
 
 from camseg_cli.cli import app
-from camseg_cli.core.data.classes import (
+from camseg_cli.core.data.classes.labels import check_index_mask, decode_rgb_mask, encode_rgb_mask
+from camseg_cli.core.data.classes.maps import (
     ClassMap,
     preset,
     read_class_dict,
@@ -38,7 +39,6 @@ from camseg_cli.core.data.classes import (
     write_class_dict,
     write_codes,
 )
-from camseg_cli.core.data.labels import check_index_mask, decode_rgb_mask, encode_rgb_mask
 from camseg_cli.core.data.sources.synthetic import write_dataset
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.model.checkpoint import (
@@ -379,7 +379,7 @@ def test_compare_reuses_an_evaluation_made_with_skip_bad(flawed, skipped_run, tm
 
 @pytest.mark.slow
 def test_the_evaluation_cache_is_keyed_by_the_layout_it_read(skipped_run, flawed, tmp_path):
-    from camseg_cli.core.evaluation.results import cached_result
+    from camseg_cli.core.evaluation.scoring.results import cached_result
 
     ckpt, out = skipped_run["ckpt"], tmp_path / "o"
     made = invoke("evaluate", ckpt, "--bootstrap", "0", "--out", out, "--skip-bad", "--layout", "rgb")
@@ -586,7 +586,7 @@ def test_failed_write_keeps_the_previous_checkpoint_and_leaves_no_temp_file(base
 
 _WRITER = """
 import sys, torch
-from camseg_cli.core.data.classes import preset
+from camseg_cli.core.data.classes.maps import preset
 from camseg_cli.core.model.checkpoint import FORMAT, NORMALIZATION, VERSION, save_checkpoint
 dest, n = sys.argv[1], int(sys.argv[2])
 base = {"format": FORMAT, "version": VERSION, "arch": "mobilenet_v3_large", "image_size": [32, 48],

@@ -1,4 +1,4 @@
-"""evaluate --corrupt and compare --corrupt / --slice (core/evaluation/robustness.py, robust_compare.py)."""
+"""evaluate --corrupt and compare --corrupt / --slice (scoring/robustness.py, compare/shift.py)."""
 
 import json
 from types import SimpleNamespace
@@ -10,14 +10,14 @@ import torch
 from typer.testing import CliRunner
 
 from camseg_cli.cli import app
-from camseg_cli.core.data.classes import preset
+from camseg_cli.core.data.classes.maps import preset
 from camseg_cli.core.data.sources.synthetic import write_dataset
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.evaluation.arms import Arm
-from camseg_cli.core.evaluation.results import EvalResult, load_cache
-from camseg_cli.core.evaluation.robust_compare import build_columns, robust_compare
-from camseg_cli.core.evaluation.robustness import Robustness
-from camseg_cli.core.evaluation.slices import check_slices
+from camseg_cli.core.evaluation.compare.arms import Arm
+from camseg_cli.core.evaluation.compare.shift import build_columns, robust_compare
+from camseg_cli.core.evaluation.scoring.results import EvalResult, load_cache
+from camseg_cli.core.evaluation.scoring.robustness import Robustness
+from camseg_cli.core.evaluation.scoring.slices import check_slices
 from camseg_cli.core.model.checkpoint import build_model, make_checkpoint, save_checkpoint
 
 runner = CliRunner()
@@ -114,7 +114,7 @@ def test_evaluate_corrupt_scores_each_pass_and_reuses_the_cache(study, monkeypat
     frame = pd.read_csv(out / "eval" / "m-lowlight-s0-test-robustness.csv")
     assert len(frame) == 4 and (out / "eval" / "m-lowlight-s0-test-robustness.png").stat().st_size > 1000
 
-    import camseg_cli.core.evaluation.robustness as rob
+    import camseg_cli.core.evaluation.scoring.robustness as rob
 
     calls = []
     real = rob.evaluate_passes

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from camseg_cli.cli import app
 from camseg_cli.core.data.sources.synthetic import write_dataset
-from camseg_cli.core.evaluation.arms import group_arms
+from camseg_cli.core.evaluation.compare.arms import group_arms
 from camseg_cli.core.model.checkpoint import build_model
 from camseg_cli.core.train.config import TrainConfig
 from camseg_cli.core.train.run import TrainingInterrupted

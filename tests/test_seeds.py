@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 from camseg_cli.cli import app
 from camseg_cli.core.data.sources.synthetic import write_dataset
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.evaluation.arms import group_arms
-from camseg_cli.core.evaluation.study_power import detectable, power, seeds_needed
+from camseg_cli.core.evaluation.compare.arms import group_arms
+from camseg_cli.core.evaluation.stats.power import detectable, power, seeds_needed
 from camseg_cli.core.train.config import TrainConfig
 from camseg_cli.core.train.lock import RunLocked, run_lock
 from camseg_cli.core.train.sweep import parse_seeds, parse_shard, study_configs, take_shard

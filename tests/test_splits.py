@@ -13,9 +13,9 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from camseg_cli.cli import app
-from camseg_cli.core.data.classes import preset
-from camseg_cli.core.data.layouts import open_dataset
-from camseg_cli.core.data.splits import (
+from camseg_cli.core.data.classes.maps import preset
+from camseg_cli.core.data.sources.layouts import open_dataset
+from camseg_cli.core.data.sources.splits import (
     hamming,
     leakage_report,
     parse_sequences,

@@ -7,8 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 from camseg_cli.cli import app
-from camseg_cli.core.data.class_weights import class_weights
-from camseg_cli.core.data.classes import preset
+from camseg_cli.core.data.classes.maps import preset
+from camseg_cli.core.data.sources.class_weights import class_weights
 from tests.conftest import random_samples, write_layout
 
 runner = CliRunner()

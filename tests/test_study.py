@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from camseg_cli.core.evaluation.bootstrap import default_block, frame_blocks
-from camseg_cli.core.evaluation.study import arm_test, holm
+from camseg_cli.core.evaluation.scoring.bootstrap import default_block, frame_blocks
+from camseg_cli.core.evaluation.stats.study import arm_test, holm
 
 K = 4  # classes 0..2 scored, 3 = void
 PIXELS = 400
@@ -144,8 +144,8 @@ def _arm_runs(aug: str, mats: dict[int, np.ndarray], names, **settings):
     from pathlib import Path
     from types import SimpleNamespace
 
-    from camseg_cli.core.data.classes import ClassMap
-    from camseg_cli.core.evaluation.results import EvalResult
+    from camseg_cli.core.data.classes.maps import ClassMap
+    from camseg_cli.core.evaluation.scoring.results import EvalResult
 
     classes = ClassMap(("a", "b", "c", "Void"), ((1, 0, 0), (0, 1, 0), (0, 0, 1), (0, 0, 0)), void=3)
     runs = []
@@ -158,15 +158,15 @@ def _arm_runs(aug: str, mats: dict[int, np.ndarray], names, **settings):
 
 
 def _judge(runs, min_effect=0.5):
-    from camseg_cli.core.evaluation.arms import group_arms, pick_baseline_arm
-    from camseg_cli.core.evaluation.verdicts import judge_arms
+    from camseg_cli.core.evaluation.compare.arms import group_arms, pick_baseline_arm
+    from camseg_cli.core.evaluation.compare.verdicts import judge_arms
 
     arms = group_arms(runs)
     return {r.arm.name: r for r in judge_arms(arms, pick_baseline_arm(arms, None), min_effect=min_effect)}
 
 
 def test_verdicts_say_what_the_study_can_and_cannot_conclude():
-    from camseg_cli.core.evaluation.verdicts import arms_frame, arms_json
+    from camseg_cli.core.evaluation.compare.verdicts import arms_frame, arms_json
 
     rng = np.random.default_rng(5)
     names = _names()
@@ -197,7 +197,7 @@ def test_verdicts_say_what_the_study_can_and_cannot_conclude():
     assert "one shared seed" in rows["jitter"]["reason"] and rows["jitter"]["seeds_unpaired"] == [1, 2, 3, 4]
     assert rows["blur"]["p_value"] is not None and rows["blur"]["p_holm"] is None
     assert rows["crop"]["seeds_paired"] == [0, 1, 2, 3, 4] and rows["crop"]["test"].startswith("paired t")
-    from camseg_cli.core.evaluation.verdicts import arm_cells
+    from camseg_cli.core.evaluation.compare.verdicts import arm_cells
 
     assert (
         arm_cells(results["blur"])[6] == "—"

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from camseg_cli.core.evaluation.study import arm_test, paired_rows, welch_rows
-from camseg_cli.core.evaluation.study_power import power
+from camseg_cli.core.evaluation.stats.power import power
+from camseg_cli.core.evaluation.stats.study import arm_test, paired_rows, welch_rows
 from tests.conftest import scaled
 
 SEED_SD = 0.015  # SD of a run's mIoU from its seed: 1.5 points, as CamVid seeds move

@@ -11,9 +11,9 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from camseg_cli.cli import app
-from camseg_cli.core.data.classes import preset
-from camseg_cli.core.data.layouts import open_dataset
-from camseg_cli.core.data.samples import read_sample
+from camseg_cli.core.data.classes.maps import preset
+from camseg_cli.core.data.sources.layouts import open_dataset
+from camseg_cli.core.data.sources.samples import read_sample
 from camseg_cli.core.data.sources.scene import DARK_FRACTION, LUMA, ROLES
 from camseg_cli.core.data.sources.synthetic import (
     frame_name,

@@ -21,13 +21,13 @@ import torch.nn.functional as F
 from typer.testing import CliRunner
 
 from camseg_cli.cli import app
-from camseg_cli.core.data.layouts import SegDataset, open_dataset
-from camseg_cli.core.data.samples import read_sample
+from camseg_cli.core.data.loading.tensors import EvalTransform, collate_eval
+from camseg_cli.core.data.sources.layouts import SegDataset, open_dataset
+from camseg_cli.core.data.sources.samples import read_sample
 from camseg_cli.core.data.sources.synthetic import write_dataset
-from camseg_cli.core.data.tensors import EvalTransform, collate_eval
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.evaluation.loop import evaluate_loader
-from camseg_cli.core.evaluation.metrics import scores_from_matrix
+from camseg_cli.core.evaluation.scoring.loop import evaluate_loader
+from camseg_cli.core.evaluation.scoring.metrics import scores_from_matrix
 from camseg_cli.core.model.checkpoint import load_checkpoint, model_from_checkpoint
 from camseg_cli.core.model.inference import ModelInput, inference_channels_last, inference_model
 from camseg_cli.core.train.config import TrainConfig

@@ -9,9 +9,9 @@ import typer
 from camseg_cli.app import command, console, err_console
 from camseg_cli.core.checks import check_options
 from camseg_cli.core.choices import AUG_PRESETS
-from camseg_cli.core.data.aug_names import is_pipeline, split_sweep
-from camseg_cli.core.data.layouts import READ_LAYOUTS, open_dataset
-from camseg_cli.core.data.samples import SPLITS
+from camseg_cli.core.data.augment.names import is_pipeline, split_sweep
+from camseg_cli.core.data.sources.layouts import READ_LAYOUTS, open_dataset
+from camseg_cli.core.data.sources.samples import SPLITS
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.sizes import parse_size
 from camseg_cli.core.suggest import check_choice, check_data_folder, check_out
@@ -48,7 +48,7 @@ def augment_preview_cmd(
     if write is not None:
         if len(augs) != 1 or is_pipeline(augs[0]):
             raise CamsegError("--write takes one preset combination as --aug, e.g. --aug flip+jitter")
-        from camseg_cli.core.data.augment import write_preset_pipeline
+        from camseg_cli.core.data.augment.presets import write_preset_pipeline
 
         path = write_preset_pipeline(write, augs[0], hw)
         console.print(f"pipeline file: {path} (train it with --aug {path})", highlight=False, soft_wrap=True)
@@ -72,7 +72,7 @@ def augment_preview_cmd(
             highlight=False,
             soft_wrap=True,
         )
-    from camseg_cli.core.data.preview import write_preview
+    from camseg_cli.core.data.augment.preview import write_preview
 
     info = open_dataset(data, layout)
     dest = Path(output) if output is not None else out / "augment-preview.png"

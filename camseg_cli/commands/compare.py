@@ -14,10 +14,10 @@ from camseg_cli.app import command, console, print_json
 from camseg_cli.core.checks import check_options
 from camseg_cli.core.choices import SLICES
 from camseg_cli.core.cpus import use_threads
-from camseg_cli.core.data.corrupt_names import parse_corrupt, parse_severity
-from camseg_cli.core.data.layouts import READ_LAYOUTS
-from camseg_cli.core.data.samples import SPLITS
-from camseg_cli.core.data.splits import SPLIT_BY
+from camseg_cli.core.data.corruption.names import parse_corrupt, parse_severity
+from camseg_cli.core.data.sources.layouts import READ_LAYOUTS
+from camseg_cli.core.data.sources.samples import SPLITS
+from camseg_cli.core.data.sources.splits import SPLIT_BY
 from camseg_cli.core.files import fmt_number
 from camseg_cli.core.suggest import (
     check_choice,
@@ -41,14 +41,14 @@ from camseg_cli.options import (
 from camseg_cli.progress import Reporter
 
 if TYPE_CHECKING:  # torch and pandas load when the command runs, not with `camseg --help`
-    from camseg_cli.core.evaluation.compare import Comparison
-    from camseg_cli.core.evaluation.robust_compare import RobustComparison
+    from camseg_cli.core.evaluation.compare.comparison import Comparison
+    from camseg_cli.core.evaluation.compare.shift import RobustComparison
 
 
 def arm_table(c: Comparison) -> Table:
     """One row per arm: its seeds, mean and SD of mIoU, and the paired t over seeds against the baseline."""
-    from camseg_cli.core.evaluation.study import POPULATION
-    from camseg_cli.core.evaluation.verdicts import arm_cells
+    from camseg_cli.core.evaluation.compare.verdicts import arm_cells
+    from camseg_cli.core.evaluation.stats.study import POPULATION
 
     n = c.baseline.result.num_images
     table = Table(title=f"arms on {c.split} ({n} images) — baseline arm {c.baseline_arm.name}")
@@ -94,7 +94,7 @@ def _pts(x: float) -> str:
 
 def robust_table(rc: RobustComparison) -> Table:
     """Arms as rows; clean, each corruption family, the suite and each slice as columns."""
-    from camseg_cli.core.evaluation.robust_report import table_rows
+    from camseg_cli.core.evaluation.reports.robustness import table_rows
 
     header, rows = table_rows(rc)
     table = Table(title=f"under shift — Δ mIoU points vs {rc.baseline}, Holm over {rc.tests} tests")
@@ -167,7 +167,7 @@ def condition_table(c: Comparison) -> Table:
 
 
 def class_table(c: Comparison) -> Table:
-    from camseg_cli.core.evaluation.compare import best_run
+    from camseg_cli.core.evaluation.compare.comparison import best_run
 
     frame = c.per_class.dropna(how="all")
     short = short_names(c)
@@ -315,11 +315,12 @@ def compare_cmd(
     names = parse_corrupt(corrupt) if corrupt else ()  # bad specs fail before torch loads
     severities = parse_severity(severity) if corrupt else ()
     check_choices("--slice", slice_ or "", SLICES)
-    from camseg_cli.core.evaluation.compare import compare, gather
-    from camseg_cli.core.evaluation.report import shift_text, write_report
-    from camseg_cli.core.evaluation.robust_compare import study_under_shift
-    from camseg_cli.core.evaluation.robust_report import robust_markdown, write_robust
-    from camseg_cli.core.evaluation.slices import check_slices
+    from camseg_cli.core.evaluation.compare.comparison import compare, gather
+    from camseg_cli.core.evaluation.compare.shift import study_under_shift
+    from camseg_cli.core.evaluation.reports.report import shift_text, write_report
+    from camseg_cli.core.evaluation.reports.robustness import robust_markdown, write_robust
+    from camseg_cli.core.evaluation.scoring.masks import sample_predictions
+    from camseg_cli.core.evaluation.scoring.slices import check_slices
     from camseg_cli.core.model.device import resolve_device
 
     slices = check_slices(slice_)
@@ -369,7 +370,8 @@ def compare_cmd(
             )  # fmt: skip
         robust_files = write_robust(rc, out)
         extra, pictures = robust_markdown(rc), [p.name for p in robust_files if p.suffix == ".png"]
-    written = write_report(comparison, out, samples, dev, extra, pictures)
+    masks = sample_predictions(comparison, samples, dev) if samples > 0 else None
+    written = write_report(comparison, out, masks, extra, pictures)
     if as_json:
         print_json(comparison.to_json() | ({"robustness": rc.to_json()} if rc else {}))
         return
@@ -386,7 +388,7 @@ def compare_cmd(
     if comparison.conditions:
         console.print(condition_table(comparison))
     if rc is not None:
-        from camseg_cli.core.evaluation.robust_report import legend
+        from camseg_cli.core.evaluation.reports.robustness import legend
 
         console.print(robust_table(rc))
         for line in legend(rc):

@@ -6,9 +6,9 @@ import typer
 
 from camseg_cli.app import command, console
 from camseg_cli.core.choices import CORRUPTION_FAMILIES
-from camseg_cli.core.data.corrupt_names import parse_corrupt
-from camseg_cli.core.data.layouts import READ_LAYOUTS, open_dataset
-from camseg_cli.core.data.samples import SPLITS
+from camseg_cli.core.data.corruption.names import parse_corrupt
+from camseg_cli.core.data.sources.layouts import READ_LAYOUTS, open_dataset
+from camseg_cli.core.data.sources.samples import SPLITS
 
 
 @command("corrupt-preview")
@@ -25,7 +25,7 @@ def corrupt_preview_cmd(
 ) -> None:
     """Show what each corruption does at severities 1-5 on one frame."""
     names = parse_corrupt(corrupt)  # before the heavy libraries load
-    from camseg_cli.core.data.corrupt_preview import write_corrupt_preview
+    from camseg_cli.core.data.corruption.preview import write_corrupt_preview
 
     info = open_dataset(data, layout)
     path = write_corrupt_preview(output, info, names, split, index, seed)

@@ -14,10 +14,10 @@ from camseg_cli.app import command, console, print_json
 from camseg_cli.core.checks import check_options
 from camseg_cli.core.choices import CACHE_MODES, VOID_TAG
 from camseg_cli.core.cpus import use_threads
-from camseg_cli.core.data.corrupt_names import parse_corrupt, parse_severity
-from camseg_cli.core.data.layouts import READ_LAYOUTS
-from camseg_cli.core.data.samples import SPLITS
-from camseg_cli.core.data.splits import SPLIT_BY
+from camseg_cli.core.data.corruption.names import parse_corrupt, parse_severity
+from camseg_cli.core.data.sources.layouts import READ_LAYOUTS
+from camseg_cli.core.data.sources.samples import SPLITS
+from camseg_cli.core.data.sources.splits import SPLIT_BY
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.files import fmt_number, make_folder
 from camseg_cli.core.suggest import check_choice, check_data_folder, check_device, check_file, check_out
@@ -36,8 +36,8 @@ from camseg_cli.options import (
 from camseg_cli.progress import Reporter
 
 if TYPE_CHECKING:  # torch loads when the command runs, not with `camseg --help`
-    from camseg_cli.core.evaluation.results import EvalResult
-    from camseg_cli.core.evaluation.robustness import Robustness
+    from camseg_cli.core.evaluation.scoring.results import EvalResult
+    from camseg_cli.core.evaluation.scoring.robustness import Robustness
 
 
 def _ci(ci: tuple[float, float]) -> str:
@@ -207,8 +207,8 @@ def evaluate_cmd(
         raise CamsegError("--reference needs --corrupt: it is the baseline of corruption degradation")
     if reference is not None:
         check_file(reference)
-    from camseg_cli.core.evaluation.evaluate import evaluate_checkpoint, write_reports
-    from camseg_cli.core.evaluation.robustness import robustness, write_robustness
+    from camseg_cli.core.evaluation.scoring.evaluate import evaluate_checkpoint, write_reports
+    from camseg_cli.core.evaluation.scoring.robustness import robustness, write_robustness
 
     make_folder(out / "eval")  # an unwritable --out fails now, not after the evaluation
     reporter = Reporter(quiet=quiet or as_json)

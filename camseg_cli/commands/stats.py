@@ -11,10 +11,10 @@ from rich.table import Table
 from camseg_cli.app import command, console, print_json
 from camseg_cli.core.checks import check_options
 from camseg_cli.core.choices import DARK_THRESHOLD, VOID_TAG
-from camseg_cli.core.data import splits as core_splits
-from camseg_cli.core.data.class_weights import class_weights
-from camseg_cli.core.data.layouts import READ_LAYOUTS, open_dataset
-from camseg_cli.core.data.samples import DatasetInfo
+from camseg_cli.core.data.sources import splits as core_splits
+from camseg_cli.core.data.sources.class_weights import class_weights
+from camseg_cli.core.data.sources.layouts import READ_LAYOUTS, open_dataset
+from camseg_cli.core.data.sources.samples import DatasetInfo
 from camseg_cli.core.files import save_figure, write_csv
 from camseg_cli.core.suggest import check_choice, check_data_folder, check_out
 from camseg_cli.progress import Reporter
@@ -22,7 +22,7 @@ from camseg_cli.progress import Reporter
 if TYPE_CHECKING:  # pandas and core.stats load when the command runs, not with `camseg --help`
     import pandas as pd
 
-    from camseg_cli.core.data import stats as core_stats
+    from camseg_cli.core.data.sources import stats as core_stats
 
 
 def weights_frame(st: core_stats.DatasetStats) -> tuple[pd.DataFrame, list[str]]:
@@ -148,7 +148,7 @@ def stats_cmd(
     check_options(dark_threshold=dark_threshold, leakage_threshold=leakage_threshold)
     import pandas as pd
 
-    from camseg_cli.core.data import stats as core_stats
+    from camseg_cli.core.data.sources import stats as core_stats
 
     info = open_dataset(data, layout, split_by, val_sequences, test_sequences)
     reporter = Reporter(quiet=quiet or as_json)

@@ -9,9 +9,9 @@ import typer
 
 from camseg_cli.app import command, console
 from camseg_cli.core.checks import check_options
-from camseg_cli.core.data.classes import PRESETS
-from camseg_cli.core.data.layouts import LAYOUTS
-from camseg_cli.core.data.layouts_cityscapes import CONDITIONS, CS_LAYOUTS
+from camseg_cli.core.data.classes.maps import PRESETS
+from camseg_cli.core.data.sources.cityscapes import CONDITIONS, CS_LAYOUTS
+from camseg_cli.core.data.sources.layouts import LAYOUTS
 from camseg_cli.core.data.sources.synthetic import split_counts, write_dataset
 from camseg_cli.core.data.sources.synthetic_cityscapes import write_cityscapes_family
 from camseg_cli.core.errors import CamsegError

@@ -19,7 +19,7 @@ from camseg_cli.app import command, console, err_console
 from camseg_cli.core.checks import check_options, parse_seeds
 from camseg_cli.core.choices import ARCHS, AUG_PRESETS, LOGS, OPTIMIZERS, SCHEDULES, WEIGHTS
 from camseg_cli.core.cpus import use_threads
-from camseg_cli.core.data.layouts import READ_LAYOUTS, open_dataset
+from camseg_cli.core.data.sources.layouts import READ_LAYOUTS, open_dataset
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.model.device import default_train_workers
 from camseg_cli.core.sizes import parse_size
@@ -100,7 +100,7 @@ def _summary(results: list[TrainResult]) -> Table:
 
 
 def _preview(configs: list[TrainConfig], sweep: bool) -> None:
-    from camseg_cli.core.data.preview import write_preview
+    from camseg_cli.core.data.augment.preview import write_preview
 
     c = configs[0]
     dest = Path(c.out) / "augment-preview.png" if sweep else c.run_dir / "augment-preview.png"

@@ -7,7 +7,7 @@ names from here, so each list exists once.
 
 from __future__ import annotations
 
-# Augmentation presets (core/data/augment.py): the original study's four, `all` = those four together,
+# Augmentation presets (core/data/augment/presets.py): the original study's four, `all` = those four together,
 # then the two it wished it had tried.
 AUG_STUDY = ("flip", "crop", "perspective", "jitter")
 AUG_EXTRA = ("sharpen", "contrast")
@@ -25,7 +25,7 @@ AUG_PRESETS = ("none", *AUG_STUDY, "all", *AUG_EXTRA, *AUG_ROBUST)
 # brightness and contrast corruptions at milder strength.
 AUG_FAMILIES = {**AUG_ROBUST, "jitter": "digital", "contrast": "digital"}
 
-# The corruption suite (core/data/corrupt.py, parameters in corrupt_table.py): families and their members.
+# The corruption suite (core/data/corruption/, parameters in table.py): families and their members.
 CORRUPTION_FAMILIES = {
     "noise": ("gaussian_noise", "shot_noise", "impulse_noise"),
     "blur": ("defocus_blur", "motion_blur", "zoom_blur", "glass_blur"),
@@ -45,7 +45,7 @@ PREDICT_OUTPUTS = (
     "overlay",
 )  # what `camseg predict` writes per image (model/predict.py)
 EXPORT_FORMATS = ("onnx", "torchscript")  # core/model/export.py
-CACHE_MODES = ("none", "ram", "disk")  # decoded samples (core/data/cache.py)
+CACHE_MODES = ("none", "ram", "disk")  # decoded samples (core/data/loading/cache.py)
 
 SLICES = ("dark", "sequence")  # compare --slice: real conditions scored from cached per-image matrices
 DARK_THRESHOLD = 40.0  # mean luminance (0-255) below which `camseg stats` calls an image dark

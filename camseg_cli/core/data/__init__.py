@@ -1,4 +1,5 @@
-"""Data: class maps, label decoding, on-disk layouts, splits and sequences, the sample cache, augmentation
-and statistics. Imports only the shared `core` pieces (errors, choices, files, sizes); never `model`,
-`train` or `evaluation`.
+"""Data, in five sub-packages: classes (class maps, labels, remapping), sources (layouts on disk, samples,
+splits, dataset statistics), loading (cache, read-ahead, tensors), augment (presets, pipeline files) and
+corruption (the suite). Imports only the shared `core` pieces (errors, choices, files, sizes); never
+`model`, `train` or `evaluation`.
 """

@@ -18,7 +18,7 @@ from torchvision.models import segmentation as seg
 
 from camseg_cli import __version__
 from camseg_cli.core.choices import ARCHS, WEIGHTS
-from camseg_cli.core.data.classes import ClassMap
+from camseg_cli.core.data.classes.maps import ClassMap
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.files import printable, write_with
 from camseg_cli.core.model.checkpoint_schema import FORMAT, VERSION, validate

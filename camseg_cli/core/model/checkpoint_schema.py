@@ -15,7 +15,7 @@ import torch
 
 from camseg_cli.core.checks import RULES, Rule, check_flag, check_number, check_text, shown
 from camseg_cli.core.choices import ARCHS
-from camseg_cli.core.data.classes import ClassMap
+from camseg_cli.core.data.classes.maps import ClassMap
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.sizes import MAX_SIDE
 

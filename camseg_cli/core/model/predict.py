@@ -21,10 +21,10 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from camseg_cli.core.choices import PREDICT_OUTPUTS as OUTPUTS
-from camseg_cli.core.data.classes import ClassMap
-from camseg_cli.core.data.readahead import ReadAhead
-from camseg_cli.core.data.samples import image_exts, read_image, special_file
-from camseg_cli.core.data.tensors import resize_image
+from camseg_cli.core.data.classes.maps import ClassMap
+from camseg_cli.core.data.loading.readahead import ReadAhead
+from camseg_cli.core.data.loading.tensors import resize_image
+from camseg_cli.core.data.sources.samples import image_exts, read_image, special_file
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.files import make_folder, write_with
 from camseg_cli.core.model.checkpoint import load_checkpoint, run_name

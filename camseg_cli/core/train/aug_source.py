@@ -1,5 +1,5 @@
 """--aug FILE read once: the config-file guards (size, UTF-8, YAML tags and alias bombs), then the
-pipeline's checks (core/data/aug_file.py); a TrainConfig keeps the canonical content, not the path."""
+pipeline's checks (data/augment/pipeline_file.py); a TrainConfig keeps the canonical content, not the path."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import textwrap
 from pathlib import Path
 
-from camseg_cli.core.data.aug_names import PIPELINE_PREFIX, is_pipeline
+from camseg_cli.core.data.augment.names import PIPELINE_PREFIX, is_pipeline
 from camseg_cli.core.errors import CamsegError
 
 WHAT = "augmentation pipeline file"
@@ -33,7 +33,7 @@ def read_pipeline(path: Path | str) -> str:
     except Exception as e:  # JSONDecodeError, yaml.YAMLError (a !!python tag among them)
         first = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
         raise CamsegError(f"{path}: not valid {kind} ({textwrap.shorten(first, 120)})") from None
-    from camseg_cli.core.data.aug_file import canonical_pipeline
+    from camseg_cli.core.data.augment.pipeline_file import canonical_pipeline
 
     return canonical_pipeline(raw, str(path))
 
@@ -44,7 +44,7 @@ def resolve_aug(aug: str, label: str, pipeline: str) -> tuple[str, str, str]:
     item = aug.strip()
     if not item.startswith(PIPELINE_PREFIX) and (not is_pipeline(item) or "," in item or "+" in item):
         return aug, "", ""  # presets, or a sweep list (split before it trains): albumentations not loaded
-    from camseg_cli.core.data.aug_file import pipeline_id
+    from camseg_cli.core.data.augment.pipeline_file import pipeline_id
 
     if item.startswith(PIPELINE_PREFIX):
         if not pipeline or pipeline_id(pipeline) != item:

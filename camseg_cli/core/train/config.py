@@ -9,9 +9,9 @@ from typing import Any
 
 from camseg_cli.core.checks import RULES, Rule, check_number, label, shown
 from camseg_cli.core.choices import ARCHS, CACHE_MODES, LOGS, OPTIMIZERS, SCHEDULES
-from camseg_cli.core.data.aug_names import aug_name, is_pipeline
-from camseg_cli.core.data.class_weights import METHODS as CLASS_WEIGHT_METHODS
-from camseg_cli.core.data.layouts import READ_LAYOUTS
+from camseg_cli.core.data.augment.names import aug_name, is_pipeline
+from camseg_cli.core.data.sources.class_weights import METHODS as CLASS_WEIGHT_METHODS
+from camseg_cli.core.data.sources.layouts import READ_LAYOUTS
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.sizes import MAX_SIDE
 from camseg_cli.core.suggest import did_you_mean
@@ -35,14 +35,18 @@ class TrainConfig:
 
     data: str
     layout: str | None = None
-    split_by: str = "dataset"  # or "sequence": whole sequences per split, none in two (core/data/splits.py)
+    split_by: str = (
+        "dataset"  # or "sequence": whole sequences per split, none in two (core/data/sources/splits.py)
+    )
     val_sequences: str | None = None
     test_sequences: str | None = None
     conditions: str | None = None  # ACDC: train and validate on these conditions only ("night,fog")
     skip_bad: bool = False  # leave out unreadable train/val samples (listed as warnings) instead of stopping
     aug: str = "none"  # presets, a pipeline file's path (read on construction) or 'pipeline:<hash>'
     aug_label: str = ""  # a pipeline file's stem: the arm's and the run's name (not the arm's identity)
-    aug_pipeline: str = ""  # a pipeline file's canonical content, sorted-key JSON (core/data/aug_file.py)
+    aug_pipeline: str = (
+        ""  # a pipeline file's canonical content, sorted-key JSON (data/augment/pipeline_file.py)
+    )
     arch: str = "resnet50"
     weights: str = "coco"
     aux_loss: bool = False
@@ -61,7 +65,7 @@ class TrainConfig:
     deterministic: bool = False
     workers: int = 4
     threads: int | None = None  # main-process compute threads (core/cpus.py); None: as the process found them
-    cache: str = "none"  # decoded samples: none, ram or disk (out/cache/); see core/data/cache.py
+    cache: str = "none"  # decoded samples: none, ram or disk (out/cache/); see core/data/loading/cache.py
     device: str = "auto"
     amp: bool = True
     compile: bool = False

@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.evaluation.loop import evaluate_loader
-from camseg_cli.core.evaluation.metrics import Scores, scores_from_matrix
+from camseg_cli.core.evaluation.scoring.loop import evaluate_loader
+from camseg_cli.core.evaluation.scoring.metrics import Scores, scores_from_matrix
 from camseg_cli.core.model.checkpoint import NORMALIZATION
 from camseg_cli.core.model.inference import (
     ModelInput,

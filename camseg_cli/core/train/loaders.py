@@ -11,11 +11,17 @@ import torch
 from torch.utils.data import DataLoader
 
 from camseg_cli.core.cpus import set_torch_threads, worker_threads
-from camseg_cli.core.data.augment import AugSpec, EpochDataset, EpochSampler, TrainTransform, parse_aug
-from camseg_cli.core.data.cache import sample_dataset
-from camseg_cli.core.data.layouts import Transform
-from camseg_cli.core.data.samples import DatasetInfo, SampleRef
-from camseg_cli.core.data.tensors import EvalTransform, collate_eval
+from camseg_cli.core.data.augment.presets import (
+    AugSpec,
+    EpochDataset,
+    EpochSampler,
+    TrainTransform,
+    parse_aug,
+)
+from camseg_cli.core.data.loading.cache import sample_dataset
+from camseg_cli.core.data.loading.tensors import EvalTransform, collate_eval
+from camseg_cli.core.data.sources.layouts import Transform
+from camseg_cli.core.data.sources.samples import DatasetInfo, SampleRef
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.model.device import usable_cpus
 from camseg_cli.core.train.config import TrainConfig

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from camseg_cli.core.data.samples import DatasetInfo, read_mask
+from camseg_cli.core.data.sources.samples import DatasetInfo, read_mask
 from camseg_cli.core.train.config import TrainConfig
 
 AUX_WEIGHT = 0.5  # torchvision's references weight the auxiliary FCN head's loss by 0.5

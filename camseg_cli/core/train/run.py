@@ -13,10 +13,10 @@ from typing import Any
 
 import torch
 
-from camseg_cli.core.data.augment import aug_name
-from camseg_cli.core.data.layouts import open_dataset
-from camseg_cli.core.data.samples import DatasetInfo
-from camseg_cli.core.data.validate import check_files, drop_bad
+from camseg_cli.core.data.augment.presets import aug_name
+from camseg_cli.core.data.sources.layouts import open_dataset
+from camseg_cli.core.data.sources.samples import DatasetInfo
+from camseg_cli.core.data.sources.validate import check_files, drop_bad
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.files import pyplot, remove_stale_temps, write_json
 from camseg_cli.core.model.checkpoint import (

@@ -9,8 +9,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from camseg_cli.core.data.class_weights import class_weights
-from camseg_cli.core.data.samples import DatasetInfo
+from camseg_cli.core.data.sources.class_weights import class_weights
+from camseg_cli.core.data.sources.samples import DatasetInfo
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.model.checkpoint import build_model
 from camseg_cli.core.model.inference import amp_dtype

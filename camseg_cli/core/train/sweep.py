@@ -1,7 +1,7 @@
 """A study's runs: every aug x every seed, everything else equal; one shard of them; what to do with each.
 
 The same seed in two arms means the same initial weights and the same data order, so the runs of a
-study pair by seed (core/evaluation/study.py). Run names carry the seed whenever a study has more
+study pair by seed (core/evaluation/stats/study.py). Run names carry the seed whenever a study has more
 than one: `<arch>-<aug>-s<seed>`.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 from camseg_cli.core.checks import parse_seeds  # noqa: F401 (callers import it from here too)
 from camseg_cli.core.choices import RUNTIME_FIELDS
-from camseg_cli.core.data.aug_names import parse_aug, split_sweep
+from camseg_cli.core.data.augment.names import parse_aug, split_sweep
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.model.checkpoint import load_checkpoint
 from camseg_cli.core.train.config import TrainConfig

@@ -17,9 +17,9 @@ import cv2
 import numpy as np
 import torch
 
-from camseg_cli.core.data.classes import ClassMap
-from camseg_cli.core.data.samples import SampleRef, evenly_spaced, read_sample
-from camseg_cli.core.data.tensors import resize_image
+from camseg_cli.core.data.classes.maps import ClassMap
+from camseg_cli.core.data.loading.tensors import resize_image
+from camseg_cli.core.data.sources.samples import SampleRef, evenly_spaced, read_sample
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.model.inference import (
     ModelInput,

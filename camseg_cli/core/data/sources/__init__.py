@@ -1,3 +1,3 @@
-"""Where datasets come from: the built-in synthetic scenes, the CamVid download and safe archive extraction.
-Part of `data`: imports `data` and the shared `core` pieces, nothing of the later stages.
+"""Datasets on disk: layouts (detected from the folder), samples, splits and sequences, --skip-bad
+validation, and the statistics of a split (class pixels, weights, dark frames).
 """

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from camseg_cli.core.data.layouts import detect_layout, open_dataset
-from camseg_cli.core.data.samples import DatasetInfo, read_sample
 from camseg_cli.core.data.sources.archive import extract_into
+from camseg_cli.core.data.sources.layouts import detect_layout, open_dataset
+from camseg_cli.core.data.sources.samples import DatasetInfo, read_sample
 from camseg_cli.core.errors import CamsegError
 
 CHUNK = 1 << 20

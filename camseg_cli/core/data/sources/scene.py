@@ -12,7 +12,7 @@ import functools
 import numpy as np
 from PIL import Image
 
-from camseg_cli.core.data.classes import ClassMap
+from camseg_cli.core.data.classes.maps import ClassMap
 from camseg_cli.core.errors import CamsegError
 
 # Scene roles and the class names each may take, first match wins (camvid32, camvid11, Cityscapes names).

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from camseg_cli.core.data.classes import ClassMap, preset, write_class_dict, write_codes
-from camseg_cli.core.data.labels import encode_rgb_mask
-from camseg_cli.core.data.layouts import LAYOUTS
+from camseg_cli.core.data.classes.labels import encode_rgb_mask
+from camseg_cli.core.data.classes.maps import ClassMap, preset, write_class_dict, write_codes
+from camseg_cli.core.data.sources.layouts import LAYOUTS
 from camseg_cli.core.data.sources.scene import DARK_FRACTION, check_size, render_scene, role_classes
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.files import write_text, write_with

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from camseg_cli.core.data.cityscapes_labels import VOID, cityscapes_classes, train_to_label_id
-from camseg_cli.core.data.layouts_cityscapes import CONDITIONS, CS_LAYOUTS, parse_conditions
+from camseg_cli.core.data.classes.cityscapes import VOID, cityscapes_classes, train_to_label_id
+from camseg_cli.core.data.sources.cityscapes import CONDITIONS, CS_LAYOUTS, parse_conditions
 from camseg_cli.core.data.sources.scene import check_size, render_scene
 from camseg_cli.core.data.sources.synthetic import MARKER, _claim, _save_png, is_dark, split_counts
 from camseg_cli.core.errors import CamsegError

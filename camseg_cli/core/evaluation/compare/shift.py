@@ -1,0 +1,259 @@
+"""Arms under shift: clean mIoU, each corruption family, the whole suite and real-condition slices, every
+column tested against the baseline arm with the study's one judgement (judgement.judge: the seed-aware arm
+test, withheld for a run that ignores its input), and one Holm adjustment across every test with a verdict.
+
+A column's score for one run is the mIoU of its frames pooled into one confusion matrix: for a family, every
+frame under every corruption of the family at every severity scored; for a slice (dark frames, one drive),
+the clean frames of the slice. Each run gives one score per column; the arm test pairs them over seeds.
+A cell is marked "trained on this family" when the arm's augmentation shares the family of the test
+corruptions (ImageNet-C's rule: judge on corruptions a model did not train on, or
+say that it did).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from camseg_cli.core.choices import AUG_FAMILIES, CORRUPTION_FAMILIES
+from camseg_cli.core.data.corruption.suite import family_of
+from camseg_cli.core.evaluation.compare.arms import Arm
+from camseg_cli.core.evaluation.compare.comparison import Comparison
+from camseg_cli.core.evaluation.compare.judgement import judge, word
+from camseg_cli.core.evaluation.compare.verdicts import MIN_EFFECT
+from camseg_cli.core.evaluation.scoring.bootstrap import resampled_scores
+from camseg_cli.core.evaluation.scoring.robustness import Robustness, robustness
+from camseg_cli.core.evaluation.scoring.slices import check_slices, slice_images, slice_luminance
+from camseg_cli.core.evaluation.stats.study import ArmTest, holm
+
+SUITE = "suite"
+
+
+@dataclass
+class Column:
+    """One column of the table: its name, kind (clean, family, suite, slice) and what it pools."""
+
+    name: str
+    kind: str
+    passes: list[tuple[str, int]] = field(default_factory=list)  # (corruption, severity); [] = clean frames
+    images: np.ndarray | None = None  # indices of the clean frames of a slice; None = all
+
+
+@dataclass
+class Cell:
+    """One arm in one column: per-seed scores, and (not for the baseline arm) the test and its verdict."""
+
+    arm: str
+    column: str
+    per_seed: dict[int, float]
+    test: ArmTest | None = None
+    p_holm: float = math.nan
+    trained: bool = False
+    min_effect: float = MIN_EFFECT  # points: --min-effect, as for the clean arms
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(list(self.per_seed.values())))
+
+    @property
+    def sd(self) -> float:
+        v = list(self.per_seed.values())
+        return float(np.std(v, ddof=1)) if len(v) > 1 else math.nan
+
+    @property
+    def word(self) -> str:
+        """helps / hurts / negligible / within noise / not tested (judgement.word), after Holm over every
+        test of the table."""
+        return word(self.test, self.p_holm, self.min_effect)
+
+    def to_json(self) -> dict[str, Any]:
+        t = self.test
+        return {
+            "arm": self.arm,
+            "column": self.column,
+            "mean": self.mean,
+            "sd": self.sd,
+            "per_seed": {str(k): v for k, v in self.per_seed.items()},
+            "delta": None if t is None else t.delta,
+            "delta_points": None if t is None else 100 * t.delta,
+            "delta_ci": None if t is None else list(t.ci),
+            "p_value": None if t is None or not t.tested else t.p_value,
+            "p_holm": None if t is None or not math.isfinite(self.p_holm) else self.p_holm,
+            "seeds": None if t is None else t.n,
+            "test": None if t is None else t.kind,
+            "reason": None if t is None else t.reason,
+            "verdict": self.word,
+            "trained_on_family": self.trained,
+        }
+
+
+@dataclass
+class RobustComparison:
+    """The arms x columns table, with the severity curves for the figure and notes on thin slices."""
+
+    baseline: str
+    columns: list[Column]
+    cells: dict[tuple[str, str], Cell]
+    arms: list[str]
+    curves: dict[str, dict[str, dict[int, list[float]]]]  # arm -> family -> severity -> per-seed scores
+    notes: list[str]
+    tests: int
+    corrupt_seed: int
+    severities: list[int]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "baseline_arm": self.baseline,
+            "columns": [
+                {"name": c.name, "kind": c.kind, "passes": [list(p) for p in c.passes]} for c in self.columns
+            ],
+            "cells": [cell.to_json() for cell in self.cells.values()],
+            "holm_tests": self.tests,
+            "corrupt_seed": self.corrupt_seed,
+            "severities": self.severities,
+            "notes": self.notes,
+        }
+
+
+def aug_families(aug: str) -> set[str]:
+    """Corruption families an augmentation trains on ('lowlight+flip' -> {'camera'})."""
+    return {AUG_FAMILIES[p] for p in aug.replace(",", "+").split("+") if p in AUG_FAMILIES}
+
+
+def _pooled_miou(mats: np.ndarray, ignore: int | None) -> float:
+    """mIoU of the frames pooled into one matrix, scored exactly as the arm test scores a split."""
+    return float(resampled_scores(mats, np.arange(len(mats))[None], ignore)["miou"][0])
+
+
+def _column_mats(rob: Robustness, col: Column) -> tuple[np.ndarray, list[str]]:
+    """A run's per-image matrices and image names for one column (passes stacked, names tagged by pass)."""
+    if not col.passes:
+        idx = np.arange(rob.clean.num_images) if col.images is None else col.images
+        return rob.clean.per_image[idx], [rob.clean.image_names[i] for i in idx]
+    mats = [rob.passes[p].per_image for p in col.passes]
+    names = [f"{n}-s{s}/{img}" for n, s in col.passes for img in rob.clean.image_names]
+    return np.concatenate(mats), names
+
+
+def build_columns(
+    names: Sequence[str], severities: Sequence[int], slices: Sequence[str], luminance: dict[str, float],
+    image_names: Sequence[str],
+) -> tuple[list[Column], list[str]]:  # fmt: skip
+    """clean, then each family of `names`, the suite, then the slices asked for; and notes on thin slices."""
+    cols = [Column("clean", "clean")]
+    for fam, members in CORRUPTION_FAMILIES.items():
+        passes = [(n, s) for n in names if n in members for s in severities]
+        if passes:
+            cols.append(Column(fam, "family", passes))
+    if names:
+        cols.append(Column(SUITE, "suite", [(n, s) for n in names for s in severities]))
+    found, notes = slice_images(slices, luminance, image_names)
+    cols += [Column(name, "slice", images=idx) for name, idx in found]
+    return cols, notes
+
+
+def robust_compare(
+    arms: Sequence[Arm], base: Arm, robs: dict[str, Robustness], columns: list[Column], notes: list[str],
+    corrupt_seed: int = 0, min_effect: float = MIN_EFFECT,
+) -> RobustComparison:  # fmt: skip
+    """Every arm against `base` in every column (judgement.judge: the seed-aware arm test, withheld for a
+    run that ignores its input), one Holm over all the tests with a verdict, words after --min-effect.
+
+    `robs[run name]` is that run's Robustness (its clean evaluation and corrupted passes).
+    """
+    first = robs[base.runs[0].name]
+    ignore = first.clean.classes.ignore_index
+    cells: dict[tuple[str, str], Cell] = {}
+    for col in columns:
+        runs = [r for a in arms for r in a.runs]
+        score = {r.name: _pooled_miou(_column_mats(robs[r.name], col)[0], ignore) for r in runs}
+        for a in arms:
+            per_seed = {r.seed: score[r.name] for r in a.runs}
+            trained = col.kind == "family" and col.name in aug_families(a.aug)
+            cell = Cell(a.name, col.name, per_seed, trained=trained, min_effect=min_effect)
+            if a is not base:  # the study's judgement on each seed's pooled mIoU of this column
+                cell.test = judge(base.runs, a.runs, lambda r, score=score: score[r.name])
+            cells[(a.name, col.name)] = cell
+    tested = [c for c in cells.values() if c.test is not None]
+    raw = [c.test.p_value if c.test.verdict_allowed else math.nan for c in tested]  # Holm: verdicts only
+    for c, p in zip(tested, holm(raw)):
+        c.p_holm = math.nan if p is None else float(p)  # holm gives None for a test left out
+    return RobustComparison(
+        baseline=base.name,
+        columns=columns,
+        cells=cells,
+        arms=[a.name for a in arms],
+        curves=_curves(arms, robs, ignore),
+        notes=notes,
+        tests=int(np.isfinite(raw).sum()),
+        corrupt_seed=corrupt_seed,
+        severities=first.severities,
+    )
+
+
+def _curves(arms: Sequence[Arm], robs: dict[str, Robustness], ignore: int | None) -> dict[str, Any]:
+    """arm -> family -> severity (0 = clean) -> each seed's pooled mIoU of the family at that severity."""
+    out: dict[str, Any] = {}
+    for a in arms:
+        fams: dict[str, dict[int, list[float]]] = {}
+        for r in a.runs:
+            rob = robs[r.name]
+            for fam in dict.fromkeys(family_of(n) for n in rob.corruptions):
+                curve = fams.setdefault(fam, {})
+                curve.setdefault(0, []).append(rob.clean_miou)
+                for s in rob.severities:
+                    mats = [rob.passes[(n, s)].per_image for n in rob.corruptions if family_of(n) == fam]
+                    curve.setdefault(s, []).append(_pooled_miou(np.concatenate(mats), ignore))
+        out[a.name] = fams
+    return out
+
+
+def study_under_shift(
+    comparison: Comparison,
+    names: Sequence[str],
+    severities: Sequence[int],
+    corrupt_seed: int = 0,
+    slices: Sequence[str] = (),
+    out: Path | str = "out",
+    data: Path | str | None = None,
+    min_effect: float = MIN_EFFECT,
+    **eval_kwargs: Any,
+) -> RobustComparison:
+    """Score every run of `comparison` under the corruptions (cached passes reused) and on the slices,
+    then test every arm in every column against the baseline arm.
+
+    Args:
+        names, severities: corruptions and severities (empty names: slices only).
+        slices: "dark" (frames under camseg stats's dark threshold) and / or "sequence" (each drive).
+        min_effect: --min-effect in points, for the cells' words as for the clean arms'.
+        eval_kwargs: evaluate_passes's options and split_by / val_sequences / test_sequences.
+    """
+    check_slices(",".join(slices))
+    split = comparison.split
+    robs = {}
+    for r in comparison.runs:
+        if names:
+            robs[r.name] = robustness(
+                r.path,
+                names,
+                severities,
+                corrupt_seed,
+                split,
+                data,
+                out,
+                r.name,
+                r.result,
+                **dict(eval_kwargs),
+            )
+        else:
+            robs[r.name] = Robustness(r.result, {}, corrupt_seed)
+    first = comparison.baseline.result
+    lum = slice_luminance(first, split) if "dark" in slices else {}
+    columns, notes = build_columns(names, severities, slices, lum, first.image_names)
+    arms = [r.arm for r in comparison.arms]
+    return robust_compare(arms, comparison.baseline_arm, robs, columns, notes, corrupt_seed, min_effect)

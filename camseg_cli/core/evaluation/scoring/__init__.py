@@ -1,0 +1,3 @@
+"""Scoring one checkpoint: the confusion matrix and the one IoU function, the evaluation pass and its cached
+result, bootstrap CIs over images, input dependence, corruptions and slices.
+"""

@@ -1,0 +1,59 @@
+"""Real conditions without synthetic corruption: the test frames of a slice (dark frames, one drive),
+scored from the per-image confusion matrices an evaluation already cached, without re-running a model."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from camseg_cli.core.choices import DARK_THRESHOLD, SLICES
+from camseg_cli.core.data.sources.layouts import open_dataset
+from camseg_cli.core.data.sources.samples import read_image
+from camseg_cli.core.data.sources.stats import mean_luminance
+from camseg_cli.core.evaluation.scoring.bootstrap import frame_key
+from camseg_cli.core.evaluation.scoring.results import EvalResult
+from camseg_cli.core.suggest import check_choices
+
+MIN_SLICE = 10  # frames: fewer, and a slice's mIoU says nothing (the note says so, and no test is made)
+
+
+def check_slices(spec: str | None) -> tuple[str, ...]:
+    """'dark,sequence' -> ('dark', 'sequence'); an unknown slice is refused before any work."""
+    items = tuple(dict.fromkeys(s.strip().lower() for s in (spec or "").split(",") if s.strip()))
+    check_choices("--slice", ",".join(items), SLICES)
+    return items
+
+
+def slice_luminance(result: EvalResult, split: str) -> dict[str, float]:
+    """Mean luminance of each evaluated frame, as `camseg stats` measures it for its dark threshold."""
+    layout, settings = result.stamp.get("layout"), result.stamp.get("split", {})
+    refs = {r.name: r for r in open_dataset(result.data, layout, **settings).samples(split)}
+    return {n: mean_luminance(read_image(refs[n].image)) for n in result.image_names if n in refs}
+
+
+def slice_images(
+    slices: Sequence[str], luminance: dict[str, float], names: Sequence[str]
+) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
+    """(slice name, image indices) of each slice with enough frames, and a note for each without."""
+    wanted: list[tuple[str, np.ndarray]] = []
+    if "dark" in slices:
+        dark = [i for i, n in enumerate(names) if luminance.get(n, math.inf) < DARK_THRESHOLD]
+        wanted.append(("dark", np.array(dark, dtype=np.int64)))
+    if "sequence" in slices:
+        seqs: dict[str, list[int]] = {}
+        for i, n in enumerate(names):
+            key = frame_key(n)
+            seqs.setdefault(key[0] if key else "(no sequence)", []).append(i)
+        wanted += [(f"seq {s}", np.array(v, dtype=np.int64)) for s, v in seqs.items()]
+    found, notes = [], []
+    for name, idx in wanted:
+        if len(idx) < MIN_SLICE:
+            notes.append(
+                f"slice {name}: {len(idx)} test frame(s), under {MIN_SLICE} — too few to say anything; "
+                "not tested"
+            )
+        else:
+            found.append((name, idx))
+    return found, notes
