@@ -366,7 +366,7 @@ def test_arm_labels_say_seed_or_seeds_and_flatten_the_settings():
     assert arm_label("all (batch_size=4)", 2) == "all, batch_size=4 (2 seeds)"
 
 
-def test_a_difference_interval_running_off_the_arms_plot_is_marked():
+def test_the_arms_plot_holds_every_seed_and_every_difference_interval():
     from camseg_cli.core.evaluation.reports.study import plot_arms
     from camseg_cli.core.evaluation.stats.study import arm_test
 
@@ -379,11 +379,10 @@ def test_a_difference_interval_running_off_the_arms_plot_is_marked():
     assert test.ci[1] - test.ci[0] > 0.4  # far wider than the seeds' spread
     c = SimpleNamespace(arms=[SimpleNamespace(arm=base, test=None), SimpleNamespace(arm=wild, test=test)],
                         baseline_arm=base, split="test")  # fmt: skip
-    fig = plot_arms(c)
-    ax = fig.axes[0]
+    ax = plot_arms(c).axes[0]
     left, right = ax.get_xlim()
-    markers = [ln.get_marker() for ln in ax.lines]
-    assert "<" in markers or ">" in markers
-    assert any(t.get_text() == f"{0.505 + test.ci[1]:.2f}" or t.get_text() == f"{0.505 + test.ci[0]:.2f}"
-               for t in ax.texts)  # fmt: skip
-    assert left >= 0.0 and right < 0.505 + test.ci[1]  # the axis was not stretched to hold it
+    lo, hi = 0.51 + test.ci[0], 0.51 + test.ci[1]  # baseline mean plus the difference's interval
+    assert left <= min(lo, 0.40) and right >= max(hi, 0.60)  # every interval and every seed on the plot
+    assert right - left < 1.3 * (max(hi, 0.60) - min(lo, 0.40))  # and not stretched far beyond them
+    red = [ln for ln in ax.lines if ln.get_color() == "#c44e52"]
+    assert any(min(ln.get_xdata()) == pytest.approx(lo) and max(ln.get_xdata()) == pytest.approx(hi) for ln in red)

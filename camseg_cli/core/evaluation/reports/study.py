@@ -69,21 +69,29 @@ def plot_arms(c: Comparison) -> Any:
     ax.axvline(base, color="#999999", ls="--", lw=1, label=f"baseline mean ({c.baseline_arm.name})")
     ax.set_yticks(range(len(arms)), [arm_label(r.arm.name, len(r.arm.runs)) for r in arms])
     ax.set_xlabel(
-        f"{c.split} mIoU: dots = seeds, black = arm mean, red = baseline + 95% CI of the difference "
-        "(arrow: runs off the plot)",
+        f"{c.split} mIoU: dots = seeds, black = arm mean, red = baseline + 95% CI of the difference",
         fontsize=8,
     )
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(axis="x", alpha=0.3)
-    lo_all = min(min(r.arm.miou_per_seed) for r in arms)
-    ax.set_xlim(max(0.0, lo_all - 0.05) if math.isfinite(lo_all) else 0.0, None)
-    left, right = ax.get_xlim()
+    left, right = arms_xlim(arms, base)
+    ax.set_xlim(left, right)
     for y, r in enumerate(arms):
         if r.test is not None and r.test.tested:
-            _whisker(ax, y, base + r.test.ci[0], base + r.test.ci[1], left, right)
-    ax.set_xlim(left, right)  # the whiskers must not widen the axis: a wide CI runs off, marked
+            _whisker(ax, y, base + r.test.ci[0], base + r.test.ci[1])
     fig.tight_layout()
     return fig
+
+
+def arms_xlim(arms: list[Any], base: float) -> tuple[float, float]:
+    """x-limits holding every seed's point and every difference interval (baseline mean + CI), with a
+    margin of 5% of the span; an interval never runs off the chart."""
+    xs = [x for r in arms for x in r.arm.miou_per_seed]
+    xs += [base + e for r in arms if r.test is not None and r.test.tested for e in r.test.ci]
+    xs = [float(x) for x in xs if math.isfinite(x)] or [0.0, 1.0]
+    lo, hi = min(xs), max(xs)
+    pad = 0.05 * (hi - lo) or 0.02
+    return lo - pad, hi + pad
 
 
 def arm_label(name: str, seeds: int) -> str:
@@ -94,12 +102,6 @@ def arm_label(name: str, seeds: int) -> str:
     return f"{name} ({seeds} seed{'s' if seeds != 1 else ''})"
 
 
-def _whisker(ax: Any, y: float, lo: float, hi: float, left: float, right: float) -> None:
-    """The difference's CI as a red line, clipped to the axis, with an arrow where it runs off."""
-    ax.plot([max(lo, left), min(hi, right)], [y, y], color="#c44e52", lw=1.5, zorder=2)
-    for end, off, marker in ((lo, lo < left, "<"), (hi, hi > right, ">")):
-        if off:
-            x = left if marker == "<" else right
-            ax.plot([x], [y], marker=marker, color="#c44e52", ms=7, zorder=5, clip_on=False)
-            ax.annotate(f"{end:.2f}", (x, y), xytext=(0, 6), textcoords="offset points", fontsize=7,
-                        ha="left" if marker == "<" else "right", color="#c44e52")  # fmt: skip
+def _whisker(ax: Any, y: float, lo: float, hi: float) -> None:
+    """The difference's CI as a red line (arms_xlim keeps it on the axis)."""
+    ax.plot([lo, hi], [y, y], color="#c44e52", lw=1.5, zorder=2)
