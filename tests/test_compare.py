@@ -385,4 +385,6 @@ def test_the_arms_plot_holds_every_seed_and_every_difference_interval():
     assert left <= min(lo, 0.40) and right >= max(hi, 0.60)  # every interval and every seed on the plot
     assert right - left < 1.3 * (max(hi, 0.60) - min(lo, 0.40))  # and not stretched far beyond them
     red = [ln for ln in ax.lines if ln.get_color() == "#c44e52"]
-    assert any(min(ln.get_xdata()) == pytest.approx(lo) and max(ln.get_xdata()) == pytest.approx(hi) for ln in red)
+    assert any(
+        min(ln.get_xdata()) == pytest.approx(lo) and max(ln.get_xdata()) == pytest.approx(hi) for ln in red
+    )

@@ -88,10 +88,6 @@ def short_names(c: Comparison) -> dict[str, str]:
     return out
 
 
-def _pts(x: float) -> str:
-    return "—" if x != x else f"{100 * x:+.1f}"
-
-
 def robust_table(rc: RobustComparison) -> Table:
     """Arms as rows; clean, each corruption family, the suite and each slice as columns."""
     from camseg_cli.core.evaluation.reports.robustness import table_rows
@@ -107,38 +103,21 @@ def robust_table(rc: RobustComparison) -> Table:
 
 
 def ranking_table(c: Comparison) -> Table:
+    """reports.tables' ranking, with the columns every run shares (the architecture, often) left out."""
+    from camseg_cli.core.evaluation.reports.tables import RANK_COLUMNS, ranking_rows
+
     n = c.baseline.result.num_images
-    title = f"runs on {c.split} ({n} images) — each against the baseline arm's run of its seed"
-    table = Table(title=title)
-    short = short_names(c)
-    cols = (
-        "#",
-        "run",
-        "epochs",
-        "mIoU",
-        "95% CI",
-        "pixel acc",
-        "mean acc",
-        "Δ pts",
-        "Δ 95% CI",
-        "p",
-    )
-    for col in cols:
-        table.add_column(col, justify="left" if col in ("run", "95% CI", "Δ 95% CI") else "right")
-    for i, r in enumerate(c.results.itertuples(), start=1):
-        table.add_row(
-            str(i),
-            short[r.run],
-            f"{r.epochs}{' ↑' if r.still_improving else ''}",
-            fmt_number(r.miou),
-            f"{fmt_number(r.miou_lo)}–{fmt_number(r.miou_hi)}",
-            fmt_number(r.pixel_acc),
-            fmt_number(r.mean_acc),
-            "—" if r.run == r.vs_run else _pts(r.delta_vs_baseline),
-            "" if r.run == r.vs_run else f"{_pts(r.delta_lo)} to {_pts(r.delta_hi)}",
-            r.p_text,
-            style="bold green" if i == 1 else None,
-        )
+    table = Table(title=f"runs on {c.split} ({n} images) — each against the baseline arm's run of its seed")
+    rows = ranking_rows(c, short_names(c))
+    keep = [
+        i for i, col in enumerate(RANK_COLUMNS) if col not in ("arch", "aug") or len({r[i] for r in rows}) > 1
+    ]
+    for i in keep:
+        col = RANK_COLUMNS[i]
+        just = "left" if col in ("run", "aug", "95% CI", "Δ 95% CI") else "right"
+        table.add_column("#" if col == "rank" else col, justify=just)  # narrow: the terminal is
+    for i, row in enumerate(rows):
+        table.add_row(*(escape(row[k]) for k in keep), style="bold green" if i == 0 else None)
     if c.results.still_improving.any():
         table.caption = "epochs ↑: best epoch = last epoch, still improving"
     return table
@@ -146,23 +125,13 @@ def ranking_table(c: Comparison) -> Table:
 
 def condition_table(c: Comparison) -> Table:
     """One row per (ACDC condition, arm): the arm test on that condition's images alone."""
+    from camseg_cli.core.evaluation.reports.tables import CONDITION_COLUMNS, condition_rows
+
     table = Table(title=f"arms per condition on {c.split} — baseline arm {c.baseline_arm.name}")
-    cols = ("condition", "images", "arm", "baseline mIoU", "arm mIoU", "Δ pts", "Δ 95% CI", "p", "Holm p")
-    for col in cols:
+    for col in CONDITION_COLUMNS:
         table.add_column(col, justify="left" if col in ("condition", "arm", "Δ 95% CI") else "right")
-    for row in c.conditions:
-        ci = f"{_pts(row['ci'][0])} to {_pts(row['ci'][1])}"
-        holm = "" if row["p_holm"] is None else fmt_number(row["p_holm"], 3)
-        means = [fmt_number(row["miou_baseline"]), fmt_number(row["miou_arm"])]
-        cells = [
-            str(row["images"]),
-            row["arm"],
-            *means,
-            _pts(row["delta"]),
-            ci,
-            fmt_number(row["p_value"], 3),
-        ]
-        table.add_row(row["condition"], *cells, holm)
+    for row in condition_rows(c.conditions):
+        table.add_row(*map(escape, row))
     return table
 
 

@@ -195,6 +195,12 @@ def per_class_frame(runs: Sequence[Run]) -> pd.DataFrame:
     return frame
 
 
+def per_class_json(per_class: pd.DataFrame) -> list[dict[str, Any]]:
+    """per_class.csv as JSON rows: {'class': name, run: IoU or None (class absent)}."""
+    return [{"class": cls} | {k: None if v != v else float(v) for k, v in row.items()}
+            for cls, row in per_class.iterrows()]  # fmt: skip
+
+
 def best_run(row: pd.Series) -> str | None:
     """The run with the highest IoU for a class; None when no run stands out (absent, or all tied)."""
     vals = row.dropna()
@@ -259,6 +265,13 @@ class Comparison:
                     "verdict": row.verdict,
                     "still_improving": bool(row.still_improving),
                     "predicted_never_labelled": [n for n in row.never_labelled.split(", ") if n],
+                    # in results.csv too (docs/outputs.md): every CSV column is a JSON key
+                    "fwiou": row.fwiou,
+                    "train_seconds": row.train_seconds,
+                    "epoch_seconds": row.epoch_seconds,
+                    "p_text": row.p_text,
+                    "checkpoint": row.checkpoint,
+                    "cached": bool(row.cached),
                 }
             )
         return {
@@ -270,6 +283,7 @@ class Comparison:
             "power": self.power,
             "notes": self.notes,
             "ignores_input": self.ignores_input,
+            "per_class": per_class_json(self.per_class),
         } | ({"conditions": self.conditions} if self.conditions else {})
 
 

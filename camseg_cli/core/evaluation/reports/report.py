@@ -12,7 +12,17 @@ import numpy as np
 from camseg_cli.core.evaluation.compare.comparison import Comparison, best_run
 from camseg_cli.core.evaluation.compare.verdicts import arms_frame
 from camseg_cli.core.evaluation.reports.study import arm_markdown, plot_arms
+from camseg_cli.core.evaluation.reports.tables import (
+    RANK_COLUMNS,
+    condition_markdown,
+    flat_frame,
+    markdown_table,
+    pts,
+    ranking_rows,
+)
 from camseg_cli.core.files import fmt_number, pyplot, save_figure, write_csv, write_text
+
+RANK_LEFT = ("run", "arch", "aug", "95% CI", "Δ 95% CI")
 
 # (samples: [(name, image, mask)], predictions: {run: [mask per sample]}), as scoring.masks returns it
 SampleMasks = tuple[list, dict[str, list]]
@@ -141,26 +151,21 @@ def class_legend(classes: Any, indices: Any) -> list[Any]:
     return [Patch(color=colors[i], label=classes.names[i]) for i in indices if 0 <= i < len(classes.names)]
 
 
-RANK_COLUMNS = (
-    "rank", "run", "arch", "aug", "epochs", "mIoU", "95% CI", "pixel acc", "mean acc",
-    "Δ points", "Δ 95% CI", "p", "s/epoch",
-)  # fmt: skip
-
-
-def _pts(x: float) -> str:
-    return "—" if x != x else f"{100 * x:+.1f}"
-
-
 def shift_text(s: dict[str, list]) -> str:
     """'largest rises Road +2.1, ...; largest falls Sky -1.0' in IoU points: differences of means with
     no test behind them, so not 'helps' or 'hurts'."""
-    up = ", ".join(f"{k} {_pts(v)}" for k, v in s["helps"]) or "—"
-    down = ", ".join(f"{k} {_pts(v)}" for k, v in s["hurts"]) or "—"
+    up = ", ".join(f"{k} {pts(v)}" for k, v in s["helps"]) or "—"
+    down = ", ".join(f"{k} {pts(v)}" for k, v in s["hurts"]) or "—"
     return f"largest rises {up}; largest falls {down}"
 
 
 def _row(cells: Any) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def _bold_best(rows: list[list[str]]) -> list[list[str]]:
+    """The best run's name in bold, as the terminal shows it in green."""
+    return [[r[0], f"**{r[1]}**", *r[2:]] if i == 0 else r for i, r in enumerate(rows)]
 
 
 def markdown(c: Comparison, pictures: list[str], extra: Sequence[str] = ()) -> str:
@@ -172,34 +177,15 @@ def markdown(c: Comparison, pictures: list[str], extra: Sequence[str] = ()) -> s
         f"{len(c.runs)} runs evaluated on the same {n} images of `{c.baseline.result.data}`.",
         "",
         *arm_markdown(c),
+        *condition_markdown(c.conditions, c.baseline_arm.name),
         *extra,
         "## Runs",
         "",
         "Each run against the baseline arm's run of the same seed: a paired block bootstrap over the same "
         "images (95% CI, two-sided p-value). Differences in mIoU points, as everywhere in this report.",
         "",
-        _row(RANK_COLUMNS),
-        "|---:|---|---|---|---:|---:|---|---:|---:|---:|---|---:|---:|",
+        *markdown_table(RANK_COLUMNS, _bold_best(ranking_rows(c)), RANK_LEFT),
     ]
-    for i, r in enumerate(c.results.itertuples(), start=1):
-        cells = [
-            i,
-            f"**{r.run}**" if i == 1 else r.run,
-            r.arch,
-            r.aug,
-            r.epochs,
-            fmt_number(r.miou),
-            f"{fmt_number(r.miou_lo)}–{fmt_number(r.miou_hi)}",
-            fmt_number(r.pixel_acc),
-            fmt_number(r.mean_acc),
-            *(
-                ("—", "", "")  # the baseline against itself: nothing to show
-                if r.run == r.vs_run
-                else (_pts(r.delta_vs_baseline), f"{_pts(r.delta_lo)} to {_pts(r.delta_hi)}", r.p_text)
-            ),
-            fmt_number(r.epoch_seconds, 1),  # steady state: epoch 1 carries the start-up
-        ]
-        lines.append(_row(cells))
     never = [(r.run, r.never_labelled) for r in c.results.itertuples() if r.never_labelled]
     if never:
         note = f"Predicted, never labelled in {c.split}: IoU 0, in mIoU as published CamVid numbers count it"
@@ -245,6 +231,7 @@ def write_report(
         write_csv(dest / "arms.csv", arms_frame(c.arms)),
         save_figure(dest / "arms.png", plot_arms(c)),
         write_csv(dest / "per_class.csv", c.per_class.reset_index()),
+        *([write_csv(dest / "conditions.csv", flat_frame(c.conditions))] if c.conditions else []),
         save_figure(dest / "mIoU.png", plot_miou(c)),
         save_figure(dest / "per_class.png", plot_per_class(c)),
         save_figure(dest / "curves.png", plot_curves(c)),
