@@ -31,7 +31,8 @@ from camseg_cli.core.evaluation.compare.verdicts import (
     power_lines,
 )
 from camseg_cli.core.evaluation.scoring.evaluate import evaluate_checkpoint, split_settings, write_reports
-from camseg_cli.core.evaluation.scoring.results import EvalResult, cached_result, distinct_files
+from camseg_cli.core.evaluation.scoring.result_cache import cached_result, distinct_files
+from camseg_cli.core.evaluation.scoring.results import EvalResult
 from camseg_cli.core.model.checkpoint import load_checkpoint, run_name
 
 Track = Callable[[Iterable, str], Iterable]

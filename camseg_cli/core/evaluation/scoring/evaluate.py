@@ -25,7 +25,8 @@ from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.evaluation.scoring.bootstrap import bootstrap_ci
 from camseg_cli.core.evaluation.scoring.dependence import Thumbnails
 from camseg_cli.core.evaluation.scoring.loop import evaluate_loader
-from camseg_cli.core.evaluation.scoring.results import EvalResult, map_stamp, report_stem, save_cache, stamp
+from camseg_cli.core.evaluation.scoring.result_cache import map_stamp, report_stem, save_cache, stamp
+from camseg_cli.core.evaluation.scoring.results import EvalResult
 from camseg_cli.core.files import pyplot, save_figure, write_csv, write_json
 from camseg_cli.core.model.checkpoint import load_checkpoint, run_name
 from camseg_cli.core.model.device import default_batch_size, default_workers, resolve_device
