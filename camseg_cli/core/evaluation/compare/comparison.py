@@ -305,7 +305,7 @@ def compare(
         baseline_arm=base_arm,
         power=power_lines(judged),
         notes=study_notes(split, arms, runs),
-        conditions=condition_tests(arms, base_arm),
+        conditions=condition_tests(arms, base_arm, min_effect),
     )
     comparison.ignores_input = withhold_verdicts(comparison)  # no verdict about a model that cannot see
     return comparison
