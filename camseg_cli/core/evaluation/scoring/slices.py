@@ -33,10 +33,11 @@ def slice_luminance(result: EvalResult, split: str) -> dict[str, float]:
     return {n: mean_luminance(read_image(refs[n].image)) for n in result.image_names if n in refs}
 
 
-def slice_images(
+def slice_members(
     slices: Sequence[str], luminance: dict[str, float], names: Sequence[str]
-) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
-    """(slice name, image indices) of each slice with enough frames, and a note for each without."""
+) -> list[tuple[str, np.ndarray]]:
+    """(slice name, image indices) of every slice asked for: "dark" (under the dark threshold), then each
+    drive ("seq <name>"), thin or not."""
     wanted: list[tuple[str, np.ndarray]] = []
     if "dark" in slices:
         dark = [i for i, n in enumerate(names) if luminance.get(n, math.inf) < DARK_THRESHOLD]
@@ -47,13 +48,22 @@ def slice_images(
             key = frame_key(n)
             seqs.setdefault(key[0] if key else "(no sequence)", []).append(i)
         wanted += [(f"seq {s}", np.array(v, dtype=np.int64)) for s, v in seqs.items()]
+    return wanted
+
+
+def thin_note(name: str, frames: int, what: str = "not tested") -> str:
+    """What a slice with fewer than MIN_SLICE frames says instead of a score or a test."""
+    return f"slice {name}: {frames} test frame(s), under {MIN_SLICE} — too few to say anything; {what}"
+
+
+def slice_images(
+    slices: Sequence[str], luminance: dict[str, float], names: Sequence[str]
+) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
+    """(slice name, image indices) of each slice with enough frames, and a note for each without."""
     found, notes = [], []
-    for name, idx in wanted:
+    for name, idx in slice_members(slices, luminance, names):
         if len(idx) < MIN_SLICE:
-            notes.append(
-                f"slice {name}: {len(idx)} test frame(s), under {MIN_SLICE} — too few to say anything; "
-                "not tested"
-            )
+            notes.append(thin_note(name, len(idx)))
         else:
             found.append((name, idx))
     return found, notes
