@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from camseg_cli.core.choices import DARK_THRESHOLD, SLICES
 from camseg_cli.core.data.sources.layouts import open_dataset
 from camseg_cli.core.data.sources.samples import read_image
-from camseg_cli.core.data.sources.stats import mean_luminance
 from camseg_cli.core.evaluation.scoring.bootstrap import frame_key
-from camseg_cli.core.evaluation.scoring.results import EvalResult
 from camseg_cli.core.suggest import check_choices
+
+if TYPE_CHECKING:  # check_slices runs before torch and pandas load (camseg evaluate --slice night)
+    from camseg_cli.core.evaluation.scoring.results import EvalResult
 
 MIN_SLICE = 10  # frames: fewer, and a slice's mIoU says nothing (the note says so, and no test is made)
 
@@ -28,6 +30,8 @@ def check_slices(spec: str | None) -> tuple[str, ...]:
 
 def slice_luminance(result: EvalResult, split: str) -> dict[str, float]:
     """Mean luminance of each evaluated frame, as `camseg stats` measures it for its dark threshold."""
+    from camseg_cli.core.data.sources.stats import mean_luminance  # pandas, when a dark slice is asked for
+
     layout, settings = result.stamp.get("layout"), result.stamp.get("split", {})
     refs = {r.name: r for r in open_dataset(result.data, layout, **settings).samples(split)}
     return {n: mean_luminance(read_image(refs[n].image)) for n in result.image_names if n in refs}
