@@ -301,14 +301,17 @@ def plot_confusion(result: EvalResult) -> Any:
     return fig
 
 
-def write_reports(result: EvalResult, out: Path | str = "out") -> list[Path]:
-    """JSON summary, per-class CSV, per-image cache (.npz) and heatmap PNG under out/eval/."""
+def write_reports(
+    result: EvalResult, out: Path | str = "out", extra: dict[str, Any] | None = None
+) -> list[Path]:
+    """JSON summary (with `extra`'s keys, e.g. slices), per-class CSV, per-image cache (.npz) and heatmap
+    PNG under out/eval/."""
     import pandas as pd
 
     stem = report_stem(out, result.run, result.split, result.stamp.get("corrupt"))
     frame = pd.DataFrame(result.per_class())
     return [
-        write_json(stem.with_suffix(".json"), result.to_json()),
+        write_json(stem.with_suffix(".json"), result.to_json() | (extra or {})),
         write_csv(stem.with_suffix(".csv"), frame),
         save_cache(result, stem.with_suffix(".npz")),
         save_figure(stem.parent / f"{stem.name}-confusion.png", plot_confusion(result)),
