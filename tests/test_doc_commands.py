@@ -17,6 +17,8 @@ import pytest
 from typer.testing import CliRunner
 
 from camseg_cli.cli import app
+from camseg_cli.core.choices import CACHE_MODES, EXPORT_FORMATS, PREDICT_OUTPUTS, SLICES
+from camseg_cli.core.data.sources.layouts import READ_LAYOUTS
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -45,6 +47,17 @@ SETUP = {"training.md": ["camseg synth out/demo-data --images 8 --size 64x96"]}
 SYNOPSIS = re.compile(r"\[|\||\.\.\.|\b(CKPT|DIR|FILE|ARM|RUN|NAMES|FAMILY)\b|photos/")
 SHRINK = {"--images": "8", "--epochs": "1", "--workers": "0", "--batch-size": "2", "--device": "cpu"}
 SIZES = {"synth": "64x96", "train": "32x48"}
+# train lines without these get them
+TRAIN_ADDS = {"--epochs": "1", "--size": "32x48", "--weights": "none", "--device": "cpu"}
+# a synopsis that lists an option's values (`--cache none|ram|disk`, `--save index,color,overlay`) lists all
+CHOICES = {
+    "--layout": READ_LAYOUTS,
+    "--cache": CACHE_MODES,
+    "--format": EXPORT_FORMATS,
+    "--save": PREDICT_OUTPUTS,
+    "--slice": SLICES,
+    "--split": ("test", "val", "train"),
+}
 runner = CliRunner()
 
 
@@ -112,6 +125,9 @@ def test_a_synopsis_names_a_command_and_only_its_options(name, line):
     flags = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", line))
     missing = sorted(f for f in flags if not re.search(rf"(?<![\w-]){re.escape(f)}(?![\w-])", result.output))
     assert not missing, f"{name}: `{line}` names options `camseg {command}` lacks: {missing}"
+    for flag, values in re.findall(r"(--[a-z-]+) \[?([a-z0-9_]+(?:[|,][a-z0-9_]+)+)", line):
+        if flag in CHOICES:
+            assert set(re.split("[|,]", values)) == set(CHOICES[flag]), (name, flag, values, CHOICES[flag])
 
 
 def shrunk(line: str, tmp: Path) -> list[str]:
@@ -134,7 +150,7 @@ def shrunk(line: str, tmp: Path) -> list[str]:
         elif a == "--weights":
             out[i + 1] = "none"
     if command == "train":
-        for flag, value in {"--epochs": "1", "--size": "32x48", "--weights": "none", "--device": "cpu"}.items():
+        for flag, value in TRAIN_ADDS.items():
             if flag not in out:
                 out += [flag, value]
         out += ["--batch-size", "2", "--workers", "0"]
@@ -172,7 +188,7 @@ def run_file(path: Path, tmp: Path, fast: bool) -> int:
 @pytest.mark.parametrize("path", RUNNABLE, ids=lambda p: p.name)
 def test_the_docs_commands_that_need_no_training_run(path, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    run_file(path, tmp_path, fast=True)
+    assert run_file(path, tmp_path, fast=True) > 0
 
 
 @pytest.mark.slow
