@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from camseg_cli.cli import app
 from camseg_cli.core.data.classes.maps import preset
-from camseg_cli.core.evaluation.scoring.results import load_cache
+from camseg_cli.core.evaluation.scoring.result_cache import load_cache
 from tests.conftest import random_samples, write_layout
 from tests.test_evaluate import SIZE, tiny_checkpoint
 

@@ -47,7 +47,9 @@ def test_the_study_loop_skips_a_locked_run_of_a_sweep_and_says_so(tmp_path, monk
 
     configs = [_config(tmp_path, run=f"r{i}") for i in range(3)]
     trained, notes = [], []
-    monkeypatch.setattr(launch, "plan_run", lambda c, *a: Plan(c, "skip" if c.run == "r2" else "train", "why"))
+    monkeypatch.setattr(
+        launch, "plan_run", lambda c, *a: Plan(c, "skip" if c.run == "r2" else "train", "why")
+    )
     monkeypatch.setattr(launch, "fit", lambda c, *a, **k: trained.append(c.run) or c.run)
     with run_lock(configs[0].run_dir):  # another trainer holds r0
         outcome = launch.train_study(configs, resume=False, force=False, note=lambda *m: notes.append(m))

@@ -10,7 +10,8 @@ from typing import Any
 
 from camseg_cli.core.evaluation.scoring.config import Corruption, EvalConfig
 from camseg_cli.core.evaluation.scoring.evaluate import evaluate_checkpoint, write_reports
-from camseg_cli.core.evaluation.scoring.results import EvalResult, report_stem
+from camseg_cli.core.evaluation.scoring.result_cache import report_stem
+from camseg_cli.core.evaluation.scoring.results import EvalResult
 from camseg_cli.core.evaluation.scoring.robustness import Robustness, robustness, write_robustness
 from camseg_cli.core.evaluation.scoring.slice_scores import SliceScore, score_slices, slices_frame
 from camseg_cli.core.files import write_csv
