@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-SPLIT_BY_AS_TRAINED = typer.Option(
-    None,
-    "--split-by",
-    help="dataset: its own split; sequence: whole sequences, none in two splits (default: as trained).",
-)
+from camseg_cli.core.data.sources.layouts import READ_LAYOUTS
+
+SPLIT_BY_HELP = "dataset: its own split; sequence: whole sequences, none in two splits."
+SPLIT_BY_AS_TRAINED = typer.Option(None, "--split-by", help=SPLIT_BY_HELP[:-1] + " (default: as trained).")
 VAL_SEQUENCES = typer.Option(None, "--val-sequences", help="With --split-by sequence, e.g. 0006R0.")
 TEST_SEQUENCES = typer.Option(None, "--test-sequences", help="With --split-by sequence, e.g. Seq05VD.")
 CACHE = typer.Option(
@@ -41,4 +42,44 @@ THREADS = typer.Option(
     "--threads",
     help="Compute threads (default: the CPUs this process may use: affinity, cgroup quota, Slurm; a set "
     "OMP_NUM_THREADS is kept). Loader workers run one thread each.",
+)
+
+# ---------------------------------------------------------------- the options most commands take
+# One declaration each; where commands need another default, the variants share one help text.
+DATA_HELP = f"Dataset folder (layouts: {', '.join(READ_LAYOUTS)}; `camseg synth` makes one)."
+DATA = typer.Option(None, "--data", "-d", help=DATA_HELP)
+DATA_REQUIRED = typer.Option(..., "--data", "-d", help=DATA_HELP)
+DATA_AS_RECORDED = typer.Option(
+    None, "--data", "-d", help="Dataset folder; default: the one the checkpoint records."
+)
+LAYOUT = typer.Option(None, "--layout", help=f"Force a dataset layout: {', '.join(READ_LAYOUTS)}.")
+SPLIT_BY = typer.Option("dataset", "--split-by", help=SPLIT_BY_HELP)
+OUT = typer.Option(
+    Path("out"),
+    "--out",
+    "-o",
+    help="Output folder: checkpoints, runs and reports (OUT/eval/, OUT/stats/, ...).",
+)
+DEVICE = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N.")
+BATCH_SIZE = typer.Option(
+    None, "--batch-size", "-b", help="Images per forward pass (default: 1 on CPU, 4 on CUDA)."
+)
+WORKERS = typer.Option(
+    None,
+    "--workers",
+    help="Image-loading processes (0: in the main process; default: evaluate and predict 0 on CPU, 4 on "
+    "CUDA; train the CPUs, at most 4).",
+)
+SKIP_BAD = typer.Option(
+    False, "--skip-bad", help="Leave out (and list) unreadable samples instead of stopping."
+)
+QUIET = typer.Option(
+    False, "--quiet", "-q", help="No progress bars (train: plain lines, epoch summaries only)."
+)
+AS_JSON = typer.Option(False, "--json", help="Print one JSON object to stdout instead of tables.")
+SLICE = typer.Option(
+    None,
+    "--slice",
+    help="Real conditions: dark (frames under camseg stats's dark threshold), sequence (each drive apart), "
+    "or both: dark,sequence.",
 )

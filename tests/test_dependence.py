@@ -22,7 +22,7 @@ from camseg_cli.core.evaluation.scoring.dependence import (
     input_dependence,
     pair_agreement,
 )
-from camseg_cli.core.evaluation.scoring.results import load_cache
+from camseg_cli.core.evaluation.scoring.result_cache import load_cache
 from camseg_cli.core.model.checkpoint import make_checkpoint, save_checkpoint
 from tests.conftest import write_layout
 from tests.test_evaluate import SIZE, tiny_model

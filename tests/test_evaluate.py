@@ -14,7 +14,7 @@ from camseg_cli.cli import app
 from camseg_cli.core.data.classes.maps import preset
 from camseg_cli.core.evaluation.scoring.evaluate import evaluate_checkpoint
 from camseg_cli.core.evaluation.scoring.metrics import scores_from_matrix
-from camseg_cli.core.evaluation.scoring.results import cached_result, load_cache
+from camseg_cli.core.evaluation.scoring.result_cache import cached_result, load_cache
 from camseg_cli.core.model.checkpoint import NORMALIZATION, build_model, make_checkpoint, save_checkpoint
 from tests.conftest import random_samples, write_layout
 

@@ -6,7 +6,7 @@ from camseg_cli.cli import app
 from camseg_cli.core.data.classes.maps import preset
 from camseg_cli.core.data.sources.splits import sequence_of
 from camseg_cli.core.data.sources.synthetic import write_dataset
-from camseg_cli.core.evaluation.scoring.results import load_cache
+from camseg_cli.core.evaluation.scoring.result_cache import load_cache
 from camseg_cli.core.model.checkpoint import build_model, make_checkpoint, save_checkpoint
 
 runner = CliRunner()

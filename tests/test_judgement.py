@@ -126,8 +126,9 @@ def _seeded_arms(rng_seed: int, gains, blind: str | None, conds: list[str] | Non
 
 
 def _condition_arms(blind: str | None):
-    """Two arms, 5 seeds, ACDC-like conditions: the arm 10 points better on the night frames only."""
-    conds = ["night"] * 6 + ["fog"] * 6
+    """Two arms, 5 seeds, ACDC-like conditions: the arm 10 points better on the night frames only (10
+    frames, enough for a verdict; fog's 2 are too few: cells.MIN_FRAMES)."""
+    conds = ["night"] * 10 + ["fog"] * 2
     night = np.array([c == "night" for c in conds])
     return _seeded_arms(1, (("none", 0.0 * night), ("jitter", 0.16 * night)), blind, conds)
 

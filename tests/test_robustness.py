@@ -379,7 +379,7 @@ def test_compare_reuses_an_evaluation_made_with_skip_bad(flawed, skipped_run, tm
 
 @pytest.mark.slow
 def test_the_evaluation_cache_is_keyed_by_the_layout_it_read(skipped_run, flawed, tmp_path):
-    from camseg_cli.core.evaluation.scoring.results import cached_result
+    from camseg_cli.core.evaluation.scoring.result_cache import cached_result
 
     ckpt, out = skipped_run["ckpt"], tmp_path / "o"
     made = invoke("evaluate", ckpt, "--bootstrap", "0", "--out", out, "--skip-bad", "--layout", "rgb")

@@ -15,7 +15,8 @@ from camseg_cli.core.data.sources.synthetic import write_dataset
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.evaluation.compare.arms import Arm
 from camseg_cli.core.evaluation.compare.shift import build_columns, robust_compare
-from camseg_cli.core.evaluation.scoring.results import EvalResult, load_cache
+from camseg_cli.core.evaluation.scoring.result_cache import load_cache
+from camseg_cli.core.evaluation.scoring.results import EvalResult
 from camseg_cli.core.evaluation.scoring.robustness import Robustness
 from camseg_cli.core.evaluation.scoring.slices import check_slices
 from camseg_cli.core.model.checkpoint import build_model, make_checkpoint, save_checkpoint

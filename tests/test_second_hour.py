@@ -129,6 +129,7 @@ MISTAKES = [
     (["compare", "{ckpt}", "{ckpt2}", "--split", "vall"], "did you mean val?"),
     (["compare", "{ckpt}", "{ckpt2}", "--split-by", "sequnce"], "did you mean sequence?"),
     (["evaluate", "{ckpt}", "--cache", "dsk"], "did you mean disk?"),
+    (["evaluate", "{ckpt}", "--slice", "drak"], "did you mean dark?"),
     (["predict", "{ckpt}", "{data}", "--save", "index,colr"], "did you mean color?"),
     (["export", "{ckpt}", "--format", "onx"], "did you mean onnx?"),
     (["augment-preview", "--data", "{data}", "--aug", "perspectiv"], "did you mean perspective?"),

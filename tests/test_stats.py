@@ -102,3 +102,28 @@ def test_bad_data_gives_one_line_error_and_exit_1(dataset, tmp_path: Path, probl
     assert len(lines) == 1 and lines[0].startswith("error:") and fragment in lines[0], result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "o" / "stats" / "class_counts.csv").exists()
+
+
+def test_stats_weights_are_the_ones_train_uses(dataset, tmp_path: Path):
+    """stats prints and writes the weights train computes from the same split (one computation), and the
+    frequencies they come from, each class's share of the non-void train pixels counted here."""
+    from camseg_cli.core.data.sources.layouts import open_dataset
+    from camseg_cli.core.train.optim import train_pixel_counts
+
+    root, splits, cm = dataset
+    out = tmp_path / "o"
+    result = runner.invoke(app, ["stats", "--data", str(root), "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    counts = train_pixel_counts(open_dataset(root))  # what `camseg train --class-weights` reads
+    csv = pd.read_csv(out / "stats" / "class_weights.csv").set_index("class")
+    for method in ("median", "enet"):
+        trained = class_weights(counts, method, cm.void, warn=False)
+        got = np.array([doc["class_weights"][m][n] for m in [method] for n in cm.names])
+        np.testing.assert_allclose(got, trained, rtol=1e-6)
+        np.testing.assert_allclose(csv.loc[list(cm.names), method], trained, rtol=1e-6)
+    pixels = _numpy_counts(splits["train"], cm.num_classes)
+    real = [i for i in range(cm.num_classes) if i != cm.void]
+    share = {cm.names[i]: pixels[i] / pixels[real].sum() for i in real} | {cm.names[cm.void]: 0.0}
+    assert doc["class_frequency"] == pytest.approx(share)
+    np.testing.assert_allclose(csv.loc[list(share), "frequency"], list(share.values()), rtol=1e-9)

@@ -11,33 +11,44 @@ from rich.markup import escape
 from rich.table import Table
 
 from camseg_cli.app import command, console, print_json
-from camseg_cli.core.checks import check_options
-from camseg_cli.core.choices import CACHE_MODES, VOID_TAG
+from camseg_cli.core.choices import VOID_TAG
 from camseg_cli.core.cpus import use_threads
 from camseg_cli.core.data.corruption.names import parse_corrupt, parse_severity
-from camseg_cli.core.data.sources.layouts import READ_LAYOUTS
 from camseg_cli.core.data.sources.samples import SPLITS
-from camseg_cli.core.data.sources.splits import SPLIT_BY
 from camseg_cli.core.errors import CamsegError
+from camseg_cli.core.evaluation.scoring.config import Corruption, EvalConfig
+from camseg_cli.core.evaluation.scoring.slices import check_slices
 from camseg_cli.core.files import fmt_number, make_folder
-from camseg_cli.core.suggest import check_choice, check_data_folder, check_device, check_file, check_out
+from camseg_cli.core.suggest import check_file
 from camseg_cli.options import (
+    AS_JSON,
+    BATCH_SIZE,
     CACHE,
     CLASS_MAP,
     CONDITION,
     CORRUPT,
     CORRUPT_SEED,
+    DATA_AS_RECORDED,
+    DEVICE,
+    LAYOUT,
+    OUT,
+    QUIET,
     SEVERITY,
+    SKIP_BAD,
+    SLICE,
     SPLIT_BY_AS_TRAINED,
     TEST_SEQUENCES,
     THREADS,
     VAL_SEQUENCES,
+    WORKERS,
 )
 from camseg_cli.progress import Reporter
 
 if TYPE_CHECKING:  # torch loads when the command runs, not with `camseg --help`
+    from camseg_cli.core.evaluation.scoring.evaluation import Evaluation
     from camseg_cli.core.evaluation.scoring.results import EvalResult
     from camseg_cli.core.evaluation.scoring.robustness import Robustness
+    from camseg_cli.core.evaluation.scoring.slice_scores import SliceScore
 
 
 def _ci(ci: tuple[float, float]) -> str:
@@ -106,6 +117,18 @@ def condition_lines(result: EvalResult) -> list[str]:
     ]
 
 
+def slice_table(result: EvalResult, slices: list[SliceScore]) -> Table:
+    """One row per slice: frames, mIoU with its CI, pixel accuracy; a thin slice says why it has none."""
+    table = Table(title=f"{result.run} on slices of {result.split} (bootstrap over each slice's frames)")
+    for col in ("slice", "frames", "mIoU", "95% CI", "pixel acc", "note"):
+        table.add_column(col, justify="left" if col in ("slice", "note") else "right", overflow="fold")
+    for s in slices:
+        ci = "" if any(math.isnan(v) for v in s.miou_ci) else f"{s.miou_ci[0]:.3f}–{s.miou_ci[1]:.3f}"
+        note = "too few frames to score" if s.note else ""
+        table.add_row(s.name, str(s.frames), fmt_number(s.miou), ci, fmt_number(s.pixel_acc), note)
+    return table
+
+
 def robustness_table(rob: Robustness, ref: Robustness | None) -> Table:
     """One row per corruption: mIoU at each severity, mean, relative to clean (and CD against --reference)."""
     sev = rob.severities
@@ -151,18 +174,12 @@ def robustness_lines(rob: Robustness, ref: Robustness | None) -> list[str]:
 @command("evaluate")
 def evaluate_cmd(
     checkpoint: Path = typer.Argument(..., help="A camseg checkpoint (.pt)."),
-    data: Path = typer.Option(
-        None, "--data", "-d", help="Dataset folder; default: the one the checkpoint records."
-    ),
+    data: Path = DATA_AS_RECORDED,
     split: str = typer.Option("test", "--split", help=f"Split to score: {', '.join(SPLITS)}."),
-    layout: str = typer.Option(None, "--layout", help=f"Force a dataset layout: {', '.join(READ_LAYOUTS)}."),
-    batch_size: int | None = typer.Option(
-        None, "--batch-size", "-b", help="Images per forward pass (default: 1 on CPU, 4 on CUDA)."
-    ),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
-    workers: int = typer.Option(
-        None, "--workers", help="Image-loading processes (default: 0 on CPU, 4 on CUDA)."
-    ),
+    layout: str = LAYOUT,
+    batch_size: int | None = BATCH_SIZE,
+    device: str = DEVICE,
+    workers: int = WORKERS,
     bootstrap: int = typer.Option(
         1000, "--bootstrap", help="Resamples over images for the 95% CIs (0: none)."
     ),
@@ -170,93 +187,62 @@ def evaluate_cmd(
     split_by: str = SPLIT_BY_AS_TRAINED,
     val_sequences: str = VAL_SEQUENCES,
     test_sequences: str = TEST_SEQUENCES,
-    skip_bad: bool = typer.Option(
-        False, "--skip-bad", help="Leave out (and list) unreadable samples instead of stopping."
-    ),
+    skip_bad: bool = SKIP_BAD,
     cache: str = CACHE,
     condition: str = CONDITION,
     class_map: str = CLASS_MAP,
+    slice_: str = SLICE,
     corrupt: str = CORRUPT,
     severity: str = SEVERITY,
     corrupt_seed: int = CORRUPT_SEED,
     reference: Path = typer.Option(
         None, "--reference", help="With --corrupt: a checkpoint to score corruption degradation (CD) against."
     ),
-    out: Path = typer.Option(Path("out"), "--out", "-o", help="Output folder; reports go to OUT/eval/."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object to stdout instead of tables."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    out: Path = OUT,
+    as_json: bool = AS_JSON,
+    quiet: bool = QUIET,
     threads: str = THREADS,
 ) -> None:
-    """Score a checkpoint on a dataset split at each label's own resolution."""
+    """Score a checkpoint on a dataset split at each label's own resolution; reports go to OUT/eval/."""
     use_threads(threads)  # before torch loads: OpenMP reads its thread count once
-    check_options(batch_size=batch_size, workers=workers, bootstrap=bootstrap, seed=seed)
+    cfg = EvalConfig(
+        data, split, layout, split_by, val_sequences, test_sequences, condition, class_map, skip_bad,
+        batch_size, device, workers, cache, bootstrap, seed, out,
+    ).check()  # fmt: skip
     check_file(checkpoint)  # names, files and folders before torch loads
-    check_choice("--split", split, SPLITS)
-    if layout is not None:
-        check_choice("--layout", layout, READ_LAYOUTS)
-    check_choice("--cache", cache, CACHE_MODES)
-    if split_by is not None:
-        check_choice("--split-by", split_by, SPLIT_BY)
-    if data is not None:
-        check_data_folder("--data", data)
-    check_device(device)
-    check_out(out)
-    names = parse_corrupt(corrupt) if corrupt else ()
-    severities = parse_severity(severity) if corrupt else ()
+    slices = check_slices(slice_)
+    corruption = (
+        Corruption(parse_corrupt(corrupt), parse_severity(severity), corrupt_seed) if corrupt else None
+    )
     if reference is not None and not corrupt:
         raise CamsegError("--reference needs --corrupt: it is the baseline of corruption degradation")
     if reference is not None:
         check_file(reference)
-    from camseg_cli.core.evaluation.scoring.evaluate import evaluate_checkpoint, write_reports
-    from camseg_cli.core.evaluation.scoring.robustness import robustness, write_robustness
+    from camseg_cli.core.evaluation.scoring.evaluation import evaluate
 
     make_folder(out / "eval")  # an unwritable --out fails now, not after the evaluation
     reporter = Reporter(quiet=quiet or as_json)
-    rob = ref = None
     with reporter.session():
-        result = evaluate_checkpoint(
-            checkpoint,
-            data,
-            split,
-            batch_size,
-            device,
-            bootstrap,
-            seed,
-            layout,
-            workers,
-            track=reporter.track,
-            split_by=split_by,
-            val_sequences=val_sequences,
-            test_sequences=test_sequences,
-            skip_bad=skip_bad,
-            cache=cache,
-            cache_dir=out / "cache",
-            conditions=condition,
-            class_map=class_map,
-        )
-        paths = write_reports(result, out)
-        if names:
-            shared = {
-                "batch_size": batch_size, "device": device, "layout": layout, "workers": workers,
-                "track": reporter.track, "split_by": split_by, "val_sequences": val_sequences,
-                "test_sequences": test_sequences, "skip_bad": skip_bad, "cache": cache,
-                "cache_dir": out / "cache", "conditions": condition, "class_map": class_map,
-            }  # fmt: skip
-            args = (names, severities, corrupt_seed, split, data, out)
-            rob = robustness(checkpoint, *args, clean=result, **shared)
-            ref = robustness(reference, *args, **shared) if reference else None
-            paths += write_robustness(rob, out, ref)
+        ev = evaluate(checkpoint, cfg, slices, corruption, reference, reporter.track)
     if as_json:
-        print_json(result.to_json() | ({"robustness": rob.to_json(ref)} if rob else {}))
+        print_json(ev.to_json())
         return
+    render(ev)
+
+
+def render(ev: Evaluation) -> None:
+    """Tables and lines of one evaluation, on the terminal."""
+    result = ev.result
     console.print(class_table(result))
     for line in summary_lines(result):
         console.print(line, highlight=False)
     if result.dependence is not None and result.dependence.flagged:
         warning = result.dependence.warning(result.run)
         console.print(f"[bold red]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
-    if rob is not None:
-        console.print(robustness_table(rob, ref))
-        for line in robustness_lines(rob, ref):
+    if ev.slices:
+        console.print(slice_table(result, ev.slices))
+    if ev.rob is not None:
+        console.print(robustness_table(ev.rob, ev.ref))
+        for line in robustness_lines(ev.rob, ev.ref):
             console.print(line, highlight=False)
-    console.print(f"wrote {', '.join(str(p) for p in paths)}", highlight=False, soft_wrap=True)
+    console.print(f"wrote {', '.join(str(p) for p in ev.paths)}", highlight=False, soft_wrap=True)

@@ -12,33 +12,26 @@ from camseg_cli.app import command, console, print_json
 from camseg_cli.core.checks import check_options
 from camseg_cli.core.choices import DARK_THRESHOLD, VOID_TAG
 from camseg_cli.core.data.sources import splits as core_splits
-from camseg_cli.core.data.sources.class_weights import class_weights
 from camseg_cli.core.data.sources.layouts import READ_LAYOUTS, open_dataset
 from camseg_cli.core.data.sources.samples import DatasetInfo
 from camseg_cli.core.files import save_figure, write_csv
 from camseg_cli.core.suggest import check_choice, check_data_folder, check_out
+from camseg_cli.options import (
+    AS_JSON,
+    DATA_REQUIRED,
+    LAYOUT,
+    OUT,
+    QUIET,
+    SPLIT_BY,
+    TEST_SEQUENCES,
+    VAL_SEQUENCES,
+)
 from camseg_cli.progress import Reporter
 
 if TYPE_CHECKING:  # pandas and core.stats load when the command runs, not with `camseg --help`
     import pandas as pd
 
     from camseg_cli.core.data.sources import stats as core_stats
-
-
-def weights_frame(st: core_stats.DatasetStats) -> tuple[pd.DataFrame, list[str]]:
-    """Median-frequency and ENet weights from the train split (or the first split present)."""
-    import pandas as pd
-
-    split = "train" if "train" in st.splits else next(iter(st.splits))
-    pixels = st.splits[split].pixels
-    void = st.info.classes.void
-    frame = pd.DataFrame({"class": st.class_names, "pixels": pixels})
-    total = max(int(sum(p for i, p in enumerate(pixels) if i != void)), 1)
-    frame["frequency"] = [0.0 if i == void else p / total for i, p in enumerate(pixels)]
-    frame["median"] = class_weights(pixels, "median", void, warn=False)  # the command warns once
-    frame["enet"] = class_weights(pixels, "enet", void, warn=False)
-    missing = [n for i, (n, p) in enumerate(zip(st.class_names, pixels)) if p == 0 and i != void]
-    return frame, missing
 
 
 def _counts_table(st: core_stats.DatasetStats) -> Table:
@@ -113,21 +106,17 @@ def _sequences_line(info: DatasetInfo) -> str:
 
 @command("stats")
 def stats_cmd(
-    data: Path = typer.Option(..., "--data", "-d", help="Dataset folder (see `camseg synth` for one)."),
-    layout: str = typer.Option(None, "--layout", help=f"Force a layout: {', '.join(READ_LAYOUTS)}."),
-    out: Path = typer.Option(Path("out"), "--out", "-o", help="Output folder; reports go to OUT/stats/."),
+    data: Path = DATA_REQUIRED,
+    layout: str = LAYOUT,
+    out: Path = OUT,
     dark_threshold: float = typer.Option(
         DARK_THRESHOLD,
         "--dark-threshold",
         help="Mean luminance (0-255) below which an image is dark.",
     ),
-    split_by: str = typer.Option(
-        "dataset", "--split-by", help="dataset: its own split; sequence: whole sequences, none in two splits."
-    ),
-    val_sequences: str = typer.Option(None, "--val-sequences", help="With --split-by sequence, e.g. 0006R0."),
-    test_sequences: str = typer.Option(
-        None, "--test-sequences", help="With --split-by sequence, e.g. Seq05VD."
-    ),
+    split_by: str = SPLIT_BY,
+    val_sequences: str = VAL_SEQUENCES,
+    test_sequences: str = TEST_SEQUENCES,
     leakage: bool = typer.Option(
         False, "--leakage", help="Count val/test images with a near-duplicate in train (perceptual hash)."
     ),
@@ -136,10 +125,10 @@ def stats_cmd(
         "--leakage-threshold",
         help="Max hash distance (of 64 bits) to count.",
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object to stdout instead of tables."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    as_json: bool = AS_JSON,
+    quiet: bool = QUIET,
 ) -> None:
-    """Class pixel counts and frequencies per split, class weights, and a dark-image report."""
+    """Class pixel counts and frequencies per split, class weights, and a dark-image report (OUT/stats/)."""
     check_data_folder("--data", data)
     check_out(out)
     if layout is not None:
@@ -155,7 +144,7 @@ def stats_cmd(
     with reporter.session():
         st = core_stats.dataset_stats(info, dark_threshold=dark_threshold, track=reporter.track)
         leaks = core_splits.leakage_report(info, leakage_threshold, reporter.track) if leakage else None
-    weights, missing = weights_frame(st)
+    weights, missing = st.weights_frame()
     dest = out / "stats"
     write_csv(dest / "class_counts.csv", st.counts_frame())
     write_csv(dest / "class_weights.csv", weights)
@@ -170,6 +159,7 @@ def stats_cmd(
         doc["class_weights"] = {
             m: dict(zip(weights["class"], weights[m].astype(float))) for m in ("median", "enet")
         }
+        doc["class_frequency"] = dict(zip(weights["class"], weights["frequency"].astype(float)))
         doc["missing_classes"] = missing
         doc["split_by"] = split_by
         doc["sequences"] = core_splits.sequences_by_split(info)

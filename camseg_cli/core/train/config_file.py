@@ -129,3 +129,23 @@ def read_config_file(path: Path | str) -> dict[str, Any]:
                 "config.json's: " + ", ".join(known)
             )
     return out
+
+
+def merge_file(
+    settings: dict[str, Any], fields: dict[str, Any], explicit: set[str] | frozenset[str], sweep: bool,
+    seeds: str,
+) -> tuple[dict[str, Any], bool, str]:  # fmt: skip
+    """TrainConfig's fields, --sweep and --seeds with the file's `settings` wherever no flag was given
+    (`explicit`: the options given on the command line). A study file's list of augs is one arm each."""
+    merged = dict(fields)
+    for key, value in settings.items():
+        if key in merged and key not in explicit:
+            merged[key] = value
+    if isinstance(merged.get("aug"), list):  # a study file's list of presets: one arm each
+        merged["aug"] = ",".join(merged["aug"])
+        sweep = sweep or settings.get("sweep", True)
+    elif "sweep" not in explicit:
+        sweep = bool(settings.get("sweep", sweep))
+    if "seeds" in settings and "seeds" not in explicit:
+        seeds = ",".join(map(str, settings["seeds"]))
+    return merged, sweep, seeds

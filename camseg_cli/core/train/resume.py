@@ -50,6 +50,32 @@ def resume_config(out: str | Path, run: str, **overrides: Any) -> TrainConfig:
     return dataclasses.replace(saved, out=str(out), **overrides)
 
 
+def apply_overrides(
+    saved: TrainConfig, given: TrainConfig, explicit: set[str] | frozenset[str]
+) -> tuple[TrainConfig, list[str]]:
+    """A resumed run's config: `saved`, with the runtime fields given on the command line (`explicit`:
+    field names) and an explicit --epochs extending it; and a note for each other flag given with
+    another value than the saved one, which is ignored (a resumed run keeps its settings)."""
+    overrides = {f: getattr(given, f) for f in RUNTIME_FIELDS if f != "out" and f in explicit}
+    used = dataclasses.replace(saved, **overrides)
+    if "epochs" in explicit and given.epochs != used.epochs:
+        used = extend_run(used, given.epochs)
+    notes = [
+        f"--{f.name.replace('_', '-')} ignored: resuming {used.run_name} with its saved "
+        f"{f.name}={getattr(used, f.name)}"
+        for f in dataclasses.fields(TrainConfig)
+        if f.name in explicit
+        and f.name not in (*RUNTIME_FIELDS, "run", "epochs")
+        and getattr(given, f.name) != getattr(used, f.name)
+    ]
+    return used, notes
+
+
+def resumed_config(given: TrainConfig, explicit: set[str] | frozenset[str]) -> tuple[TrainConfig, list[str]]:
+    """apply_overrides on the config saved in OUT/runs/<run>/last.pt."""
+    return apply_overrides(resume_config(given.out, given.run_name), given, explicit)
+
+
 def check_extension(run: str, saved: int, epochs: int) -> None:
     """`--resume --epochs N` may extend a run set to `saved` epochs, never shorten it."""
     if epochs < saved:

@@ -1,3 +1,4 @@
-"""Datasets on disk: layouts (detected from the folder), samples, splits and sequences, --skip-bad
+"""Datasets and where they come from: the built-in synthetic scenes, the CamVid download and safe archive
+extraction; layouts on disk (detected from the folder), samples, splits and sequences, --skip-bad
 validation, and the statistics of a split (class pixels, weights, dark frames).
 """

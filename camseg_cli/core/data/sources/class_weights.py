@@ -12,6 +12,22 @@ METHODS = ("none", "median", "enet")
 log = logging.getLogger("camseg")
 
 
+def class_frequencies(pixel_counts: np.ndarray, void: int | None = None) -> np.ndarray:
+    """Each class's share of the non-void pixels (float64); void 0, and all 0 without labelled pixels."""
+    counts = np.asarray(pixel_counts, dtype=np.float64)
+    real = np.ones(len(counts), dtype=bool)
+    if void is not None:
+        real[void] = False
+    total = counts[real].sum()
+    return np.where(real, counts / total, 0.0) if total > 0 else np.zeros(len(counts))
+
+
+def weight_table(pixel_counts: np.ndarray, void: int | None = None) -> dict[str, np.ndarray]:
+    """What `camseg stats` reports and `camseg train --class-weights` uses: frequency, median, enet."""
+    table = {"frequency": class_frequencies(pixel_counts, void)}
+    return table | {m: class_weights(pixel_counts, m, void, warn=False) for m in METHODS if m != "none"}
+
+
 def class_weights(
     pixel_counts: np.ndarray, method: str, void: int | None = None, warn: bool = True
 ) -> np.ndarray:
@@ -28,12 +44,11 @@ def class_weights(
         real[void] = False
     if method == "none":
         return real.astype(np.float32)
-    total = counts[real].sum()
-    if total <= 0:
+    if counts[real].sum() <= 0:
         raise CamsegError(
             "cannot compute class weights: the training split has no labelled (non-void) pixels"
         )
-    freq = np.where(real, counts / total, 0.0)
+    freq = class_frequencies(counts, void)
     present = real & (counts > 0)
     weights = np.zeros(len(counts), dtype=np.float64)
     if method == "median":

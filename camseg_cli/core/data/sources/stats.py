@@ -11,6 +11,7 @@ import pandas as pd
 
 from camseg_cli.core.choices import DARK_THRESHOLD as DEFAULT_DARK_THRESHOLD
 from camseg_cli.core.choices import VOID_TAG
+from camseg_cli.core.data.sources.class_weights import weight_table
 from camseg_cli.core.data.sources.samples import SPLITS, DatasetInfo, read_sample
 from camseg_cli.core.files import printable, pyplot
 
@@ -48,6 +49,15 @@ class DatasetStats:
             for name, n in zip(self.class_names, s.pixels):
                 rows.append({"split": split, "class": name, "pixels": int(n), "fraction": int(n) / total})
         return pd.DataFrame(rows, columns=["split", "class", "pixels", "fraction"])
+
+    def weights_frame(self) -> tuple[pd.DataFrame, list[str]]:
+        """Class frequencies and median-frequency / ENet weights of the train split (or the first split
+        present), as `camseg train --class-weights` computes them; and the classes with no pixels there."""
+        split = "train" if "train" in self.splits else next(iter(self.splits))
+        pixels, void = self.splits[split].pixels, self.info.classes.void
+        frame = pd.DataFrame({"class": self.class_names, "pixels": pixels} | weight_table(pixels, void))
+        missing = [n for i, (n, p) in enumerate(zip(self.class_names, pixels)) if p == 0 and i != void]
+        return frame, missing
 
     def void_fraction(self, split: str) -> float:
         void = self.info.classes.void

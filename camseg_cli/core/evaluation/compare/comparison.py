@@ -31,7 +31,8 @@ from camseg_cli.core.evaluation.compare.verdicts import (
     power_lines,
 )
 from camseg_cli.core.evaluation.scoring.evaluate import evaluate_checkpoint, split_settings, write_reports
-from camseg_cli.core.evaluation.scoring.results import EvalResult, cached_result, distinct_files
+from camseg_cli.core.evaluation.scoring.result_cache import cached_result, distinct_files
+from camseg_cli.core.evaluation.scoring.results import EvalResult
 from camseg_cli.core.model.checkpoint import load_checkpoint, run_name
 
 Track = Callable[[Iterable, str], Iterable]
@@ -318,7 +319,7 @@ def compare(
         baseline_arm=base_arm,
         power=power_lines(judged),
         notes=study_notes(split, arms, runs),
-        conditions=condition_tests(arms, base_arm),
+        conditions=condition_tests(arms, base_arm, min_effect),
     )
     comparison.ignores_input = withhold_verdicts(comparison)  # no verdict about a model that cannot see
     return comparison

@@ -3,8 +3,9 @@
 A measure (clean mIoU, a corruption family, the suite, a slice, a dataset condition) is a function of a run
 that yields its score; `judge` turns the two arms' per-seed scores into the study's arm test and applies the
 one withholding rule: no verdict about a run that ignores its input (dependence.py). `word` is the one
-verdict word, honouring --min-effect. verdicts.py (clean arms), conditions.py and robust_compare.py all go
-through these two functions, so no path can skip the rule or drift in its words.
+verdict word, honouring --min-effect. cells.judge_table is their one caller: verdicts.py (clean arms),
+conditions.py and shift.py read their rows from its table, so no path can skip the rule or drift in its
+words.
 """
 
 from __future__ import annotations
@@ -43,10 +44,14 @@ def withheld(test: ArmTest, names: Sequence[str]) -> ArmTest:
     )
 
 
-def judge(base_runs: Sequence[Any], arm_runs: Sequence[Any], score: Callable[[Any], float]) -> ArmTest:
-    """`score` of each run of both arms ({seed: score}) through the study's arm test, withheld when a run
-    of either arm ignores its input."""
-    test = arm_test({r.seed: score(r) for r in base_runs}, {r.seed: score(r) for r in arm_runs})
+def judge(base_runs: Sequence[Any], arm_runs: Sequence[Any], score: Callable[[Any], float | None]) -> ArmTest:
+    """`score` of each run of both arms ({seed: score}; None: the run has no score, left out) through the
+    study's arm test, withheld when a run of either arm ignores its input (scored or not)."""
+
+    def per_seed(runs: Sequence[Any]) -> dict[Any, float]:
+        return {r.seed: float(v) for r in runs if (v := score(r)) is not None}
+
+    test = arm_test(per_seed(base_runs), per_seed(arm_runs))
     bad = ignoring([*base_runs, *arm_runs])
     return withheld(test, bad) if bad else test
 

@@ -1,13 +1,15 @@
 """Arms under shift: clean mIoU, each corruption family, the whole suite and real-condition slices, every
-column tested against the baseline arm with the study's one judgement (judgement.judge: the seed-aware arm
-test, withheld for a run that ignores its input), and one Holm adjustment across every test with a verdict.
+column a measure of the study's one table (cells.judge_table: the seed-aware arm test, the withholding rule,
+one Holm family over every cell with a verdict, the one verdict word).
 
 A column's score for one run is the mIoU of its frames pooled into one confusion matrix: for a family, every
 frame under every corruption of the family at every severity scored; for a slice (dark frames, one drive),
-the clean frames of the slice. Each run gives one score per column; the arm test pairs them over seeds.
-A cell is marked "trained on this family" when the arm's augmentation shares the family of the test
-corruptions (ImageNet-C's rule: judge on corruptions a model did not train on, or
-say that it did).
+the clean frames of the slice; the clean column is the study's clean measure itself. Each run gives one
+score per column; the arm test pairs them over seeds. `judge_under_shift` judges these columns in one table
+with the comparison's own measures (clean, dataset conditions), so compare's arms and conditions share
+their Holm family. A cell is marked "trained on this family" when the arm's augmentation shares the family
+of the test corruptions (ImageNet-C's rule: judge on corruptions a model did not train on, or say that it
+did).
 """
 
 from __future__ import annotations
@@ -23,13 +25,16 @@ import numpy as np
 from camseg_cli.core.choices import AUG_FAMILIES, CORRUPTION_FAMILIES
 from camseg_cli.core.data.corruption.suite import family_of
 from camseg_cli.core.evaluation.compare.arms import Arm
+from camseg_cli.core.evaluation.compare.cells import MIN_EFFECT, Measure, Table, judge_table
 from camseg_cli.core.evaluation.compare.comparison import Comparison
-from camseg_cli.core.evaluation.compare.judgement import judge, word
-from camseg_cli.core.evaluation.compare.verdicts import MIN_EFFECT
+from camseg_cli.core.evaluation.compare.conditions import condition_rows
+from camseg_cli.core.evaluation.compare.judgement import word
+from camseg_cli.core.evaluation.compare.measures import clean, study_measures
+from camseg_cli.core.evaluation.compare.verdicts import arm_results
 from camseg_cli.core.evaluation.scoring.bootstrap import resampled_scores
 from camseg_cli.core.evaluation.scoring.robustness import Robustness, robustness
 from camseg_cli.core.evaluation.scoring.slices import check_slices, slice_images, slice_luminance
-from camseg_cli.core.evaluation.stats.study import ArmTest, holm
+from camseg_cli.core.evaluation.stats.study import ArmTest
 
 SUITE = "suite"
 
@@ -55,6 +60,8 @@ class Cell:
     p_holm: float = math.nan
     trained: bool = False
     min_effect: float = MIN_EFFECT  # points: --min-effect, as for the clean arms
+    kind: str = ""  # the column's kind: clean, family, suite, slice
+    family: int = 0  # size of the Holm family p_holm belongs to (every cell of the study's table)
 
     @property
     def mean(self) -> float:
@@ -89,6 +96,8 @@ class Cell:
             "reason": None if t is None else t.reason,
             "verdict": self.word,
             "trained_on_family": self.trained,
+            "measure": self.kind,
+            "holm_family": self.family,
         }
 
 
@@ -157,43 +166,82 @@ def build_columns(
     return cols, notes
 
 
+def column_measures(
+    columns: Sequence[Column], robs: dict[str, Robustness], first: Any
+) -> dict[str, Measure]:  # fmt: skip
+    """{column name: its measure}: the clean column is the study's clean measure, each other column the
+    pooled mIoU of its frames in the run's Robustness (`robs[run name]`)."""
+    ignore = first.classes.ignore_index
+    out = {}
+    for col in columns:
+        if col.kind == "clean":
+            out[col.name] = clean(first)[0]
+            continue
+
+        def score(run: Any, col: Column = col) -> float:
+            return _pooled_miou(_column_mats(robs[run.name], col)[0], ignore)
+
+        frames = None if col.images is None else len(col.images)
+        out[col.name] = Measure(col.kind, col.name, score, frames=frames)
+    return out
+
+
+def shift_rows(
+    table: Table, arms: Sequence[Arm], robs: dict[str, Robustness], columns: list[Column],
+    measures: dict[str, Measure], notes: list[str], corrupt_seed: int = 0,
+) -> RobustComparison:  # fmt: skip
+    """The arms x columns of `table` as a RobustComparison (cells, curves, notes)."""
+    cells: dict[tuple[str, str], Cell] = {}
+    for col in columns:
+        for a in arms:
+            c = table.cell(a.name, measures[col.name])
+            trained = col.kind == "family" and col.name in aug_families(a.aug)
+            p = math.nan if c.p_holm is None else float(c.p_holm)
+            cells[(a.name, col.name)] = Cell(a.name, col.name, c.per_seed, c.test, p, trained,
+                                             table.min_effect, col.kind, c.family)  # fmt: skip
+    first = robs[next(a for a in arms if a.name == table.baseline).runs[0].name]
+    return RobustComparison(
+        baseline=table.baseline,
+        columns=columns,
+        cells=cells,
+        arms=[a.name for a in arms],
+        curves=_curves(arms, robs, first.clean.classes.ignore_index),
+        notes=notes,
+        tests=table.family,
+        corrupt_seed=corrupt_seed,
+        severities=first.severities,
+    )
+
+
 def robust_compare(
     arms: Sequence[Arm], base: Arm, robs: dict[str, Robustness], columns: list[Column], notes: list[str],
     corrupt_seed: int = 0, min_effect: float = MIN_EFFECT,
 ) -> RobustComparison:  # fmt: skip
-    """Every arm against `base` in every column (judgement.judge: the seed-aware arm test, withheld for a
-    run that ignores its input), one Holm over all the tests with a verdict, words after --min-effect.
+    """Every arm against `base` in every column, alone in one table (the columns' own Holm family).
 
     `robs[run name]` is that run's Robustness (its clean evaluation and corrupted passes).
     """
-    first = robs[base.runs[0].name]
-    ignore = first.clean.classes.ignore_index
-    cells: dict[tuple[str, str], Cell] = {}
-    for col in columns:
-        runs = [r for a in arms for r in a.runs]
-        score = {r.name: _pooled_miou(_column_mats(robs[r.name], col)[0], ignore) for r in runs}
-        for a in arms:
-            per_seed = {r.seed: score[r.name] for r in a.runs}
-            trained = col.kind == "family" and col.name in aug_families(a.aug)
-            cell = Cell(a.name, col.name, per_seed, trained=trained, min_effect=min_effect)
-            if a is not base:  # the study's judgement on each seed's pooled mIoU of this column
-                cell.test = judge(base.runs, a.runs, lambda r, score=score: score[r.name])
-            cells[(a.name, col.name)] = cell
-    tested = [c for c in cells.values() if c.test is not None]
-    raw = [c.test.p_value if c.test.verdict_allowed else math.nan for c in tested]  # Holm: verdicts only
-    for c, p in zip(tested, holm(raw)):
-        c.p_holm = math.nan if p is None else float(p)  # holm gives None for a test left out
-    return RobustComparison(
-        baseline=base.name,
-        columns=columns,
-        cells=cells,
-        arms=[a.name for a in arms],
-        curves=_curves(arms, robs, ignore),
-        notes=notes,
-        tests=int(np.isfinite(raw).sum()),
-        corrupt_seed=corrupt_seed,
-        severities=first.severities,
-    )
+    measures = column_measures(columns, robs, robs[base.runs[0].name].clean)
+    table = judge_table(arms, base, list(measures.values()), min_effect, notes=False)
+    return shift_rows(table, arms, robs, columns, measures, notes, corrupt_seed)
+
+
+def judge_under_shift(
+    comparison: Any, robs: dict[str, Robustness], columns: list[Column], notes: list[str],
+    corrupt_seed: int = 0, min_effect: float = MIN_EFFECT,
+) -> RobustComparison:  # fmt: skip
+    """The columns judged in one table with the comparison's own measures (clean, dataset conditions):
+    one Holm family for all. The comparison's arms and conditions are re-read from that table, so every
+    verdict compare prints, writes and reports is of the same family."""
+    base = comparison.baseline_arm
+    arms = [r.arm for r in comparison.arms]
+    own = study_measures(base)
+    measures = column_measures(columns, robs, robs[base.runs[0].name].clean)
+    keys = {m.key for m in own}
+    table = judge_table(arms, base, [*own, *(m for m in measures.values() if m.key not in keys)], min_effect)
+    comparison.arms = arm_results(table, arms, base)
+    comparison.conditions = condition_rows(table)
+    return shift_rows(table, arms, robs, columns, measures, notes, corrupt_seed)
 
 
 def _curves(arms: Sequence[Arm], robs: dict[str, Robustness], ignore: int | None) -> dict[str, Any]:
@@ -255,5 +303,4 @@ def study_under_shift(
     first = comparison.baseline.result
     lum = slice_luminance(first, split) if "dark" in slices else {}
     columns, notes = build_columns(names, severities, slices, lum, first.image_names)
-    arms = [r.arm for r in comparison.arms]
-    return robust_compare(arms, comparison.baseline_arm, robs, columns, notes, corrupt_seed, min_effect)
+    return judge_under_shift(comparison, robs, columns, notes, corrupt_seed, min_effect)

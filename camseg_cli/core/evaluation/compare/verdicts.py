@@ -1,10 +1,11 @@
-"""Verdicts of a study: every arm against the baseline arm, in numbers and in words.
+"""Verdicts of a study: every arm against the baseline arm on the clean split, in numbers and in words.
 
-Each arm is tested with judgement.judge (study.arm_test, withheld for a run that ignores its
-input) on its runs' test-set mIoU (a paired t over the seeds both arms
-share, about these test images and new training seeds); Holm's method adjusts the p-values of the arms
-that get a verdict (at least MIN_SEEDS shared seeds); fragility.py says when one test image or one
-class decides a verdict; study_power.py says how large a difference the seeds could find.
+The numbers are the clean cells of the study's one table (cells.judge_table): the arm test on each
+run's test-set mIoU (a paired t over the seeds both arms share, about these test images and new training
+seeds), withheld by the table's one rule, Holm's p over every cell of the table that carries a verdict
+(the clean arms, and the dataset conditions or the cells under shift when there are any), and
+fragility.py's notes on when one test image or one class decides a verdict; study_power.py says how
+large a difference the seeds could find.
 """
 
 from __future__ import annotations
@@ -14,17 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from camseg_cli.core.evaluation.compare.arms import Arm
-from camseg_cli.core.evaluation.compare.fragility import fragility_notes
-from camseg_cli.core.evaluation.compare.judgement import judge
+from camseg_cli.core.evaluation.compare.cells import MIN_EFFECT, Cell, Table, distinct_runs, judge_table
+from camseg_cli.core.evaluation.compare.measures import study_measures
 from camseg_cli.core.evaluation.stats.power import POWER, detectable, seeds_needed
-from camseg_cli.core.evaluation.stats.study import MIN_SEEDS, POPULATION, ArmTest, decision, holm
+from camseg_cli.core.evaluation.stats.study import MIN_SEEDS, POPULATION, ArmTest, decision
 from camseg_cli.core.files import fmt_number
 
-MIN_EFFECT = 0.5  # mIoU points: a third of CamVid's 1-2 point seed SD; smaller gains change no decision
 ARM_COLUMNS = (
     "arm", "seeds", "mIoU per seed", "mean", "SD", "Δ points", "Δ 95% CI", "p", "Holm p", "P(arm > base)",
     "test",
@@ -40,23 +39,8 @@ class ArmResult:
     p_holm: float | None = None  # None: no verdict, so no member of the Holm family
     verdict: str = "baseline"
     notes: list[str] = field(default_factory=list)
-
-
-def distinct_runs(arm: Arm) -> tuple[list[Any], str | None]:
-    """The arm's runs with bit-identical evaluations counted once (a seed that never reached training
-    gives the same model twice: one draw, not two), and a note naming the copies."""
-    kept: list[Any] = []
-    copies: list[str] = []
-    for r in arm.runs:
-        twin = next((k for k in kept if np.array_equal(k.result.per_image, r.result.per_image)), None)
-        if twin is None:
-            kept.append(r)
-        else:
-            copies.append(f"seed {r.seed} = seed {twin.seed}")
-    if not copies:
-        return kept, None
-    note = "one model, not several: does the seed reach training, or does the model ignore its input?"
-    return kept, f"bit-identical results counted once ({', '.join(copies)}): {note}"
+    family: int = 0  # size of the Holm family p_holm belongs to: every cell of the table with a verdict
+    cells: list[Cell] = field(default_factory=list)  # the arm's row of the table: one cell per measure
 
 
 def _points(x: float) -> str:
@@ -67,8 +51,9 @@ def _seeds(seeds: Sequence[Any]) -> str:
     return ", ".join("unknown" if s is None else str(s) for s in seeds)
 
 
-def arm_verdict(res: ArmResult, base: Arm, min_effect: float, family: int) -> str:
-    """One sentence a person can act on, from the (Holm-adjusted) test."""
+def arm_verdict(res: ArmResult, base: Arm, min_effect: float, family: int, members: str = "arms") -> str:
+    """One sentence a person can act on, from the (Holm-adjusted) test; `members` names what the Holm
+    family of `family` tests holds."""
     t = res.test
     assert t is not None
     delta = f"{_points(t.delta)} mIoU points vs {base.name}"
@@ -97,42 +82,32 @@ def arm_verdict(res: ArmResult, base: Arm, min_effect: float, family: int) -> st
     if kind in ("better", "worse"):
         return f"{kind} than {base.name} by {abs(100 * t.delta):.1f} mIoU points ({ci}); {how}"
     if t.significant:
-        return f"within noise after Holm's correction for {family} arms: {delta} ({ci}); {how}"
+        return f"within noise after Holm's correction for {family} {members}: {delta} ({ci}); {how}"
     return f"within noise: {delta} ({ci} includes 0); {how}"
 
 
-def _clean_miou(run: Any) -> float:
-    """The clean measure: a run's mIoU on the whole split."""
-    return float(run.result.scores.miou)
-
-
 def judge_arms(arms: Sequence[Arm], base: Arm, min_effect: float = MIN_EFFECT) -> list[ArmResult]:
-    """Every arm against `base` (paired t over shared seeds), Holm over the arms with a verdict, notes
-    on fragile verdicts, and the verdicts in words."""
-    first = base.runs[0].result
-    names, ignore, classes = first.image_names, first.classes.ignore_index, first.classes.names
-    distinct = {a.name: distinct_runs(a) for a in arms}
-    kept = {name: runs for name, (runs, _) in distinct.items()}
+    """Every arm against `base` on every measure of the study (measures.study_measures) in one table, read
+    as the clean arms' results: the paired t over shared seeds, Holm over the whole table, notes on
+    fragile verdicts, the verdicts in words."""
+    return arm_results(judge_table(arms, base, study_measures(base), min_effect), arms, base)
+
+
+def arm_results(table: Table, arms: Sequence[Arm], base: Arm) -> list[ArmResult]:
+    """The clean cells of `table` as one ArmResult per arm, with the copies note and the verdict."""
+    (clean,) = table.of_kind("clean")
+    kinds = {c.measure.kind for c in table.cells.values() if c.p_holm is not None}
+    members = "arms" if kinds <= {"clean"} else "tests (every arm on every measure)"
     results = []
     for a in arms:
-        copies = distinct[a.name][1]
-        res = ArmResult(a, None, notes=[copies] if copies else [])
-        if a is not base:
-            res.test = judge(kept[base.name], kept[a.name], _clean_miou)
+        cell = table.cell(a.name, clean)
+        copies = distinct_runs(a)[1]
+        res = ArmResult(a, cell.test, cell.p_holm, notes=[copies] if copies else [])
+        res.notes += cell.notes
+        res.family, res.cells = table.family, table.row(a.name)
+        if cell.test is not None:
+            res.verdict = arm_verdict(res, base, table.min_effect, table.family, members)
         results.append(res)
-    family = [r for r in results if r.test is not None and r.test.verdict_allowed]
-    for r, p in zip(family, holm([r.test.p_value for r in family])):
-        r.p_holm = p
-    mats = {a: {r.seed: r.result.per_image for r in kept[a]} for a in kept}
-    for r in results:
-        if r.test is None:
-            continue
-        if math.isfinite(r.test.delta):  # without a verdict only the never-labelled check can speak
-            factor = r.p_holm / r.test.p_value if r.p_holm and len(family) > 1 and r.test.p_value > 0 else 1.0
-            r.notes += fragility_notes(
-                mats[base.name], mats[r.arm.name], names, classes, ignore, factor, min_effect
-            )
-        r.verdict = arm_verdict(r, base, min_effect, len(family))
     return results
 
 
@@ -211,7 +186,7 @@ def arms_json(results: Sequence[ArmResult]) -> list[dict[str, Any]]:
                 prob_improvement_ci=list(t.prob_improvement_ci),
                 seed_aware=t.kind != "none",
             )
-        row.update(verdict=r.verdict, notes=list(r.notes))
+        row.update(verdict=r.verdict, notes=list(r.notes), holm_family=r.family)
         out.append(row)
     return out
 

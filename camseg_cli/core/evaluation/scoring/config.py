@@ -12,6 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from camseg_cli.core.checks import check_options
+from camseg_cli.core.choices import CACHE_MODES
+from camseg_cli.core.data.sources.layouts import READ_LAYOUTS
+from camseg_cli.core.data.sources.samples import SPLITS
+from camseg_cli.core.data.sources.splits import SPLIT_BY
+from camseg_cli.core.suggest import check_choice, check_data_folder, check_device, check_out
+
 
 @dataclass(frozen=True)
 class EvalConfig:
@@ -61,3 +68,29 @@ class EvalConfig:
             "bootstrap": self.bootstrap,
             "seed": self.seed,
         }
+
+    def check(self) -> EvalConfig:
+        """Every name, number, folder and device of the config, before torch loads; the config itself."""
+        check_options(
+            batch_size=self.batch_size, workers=self.workers, bootstrap=self.bootstrap, seed=self.seed
+        )
+        check_choice("--split", self.split, SPLITS)
+        if self.layout is not None:
+            check_choice("--layout", self.layout, READ_LAYOUTS)
+        check_choice("--cache", self.cache, CACHE_MODES)
+        if self.split_by is not None:
+            check_choice("--split-by", self.split_by, SPLIT_BY)
+        if self.data is not None:
+            check_data_folder("--data", self.data)
+        check_device(self.device)
+        check_out(self.out)
+        return self
+
+
+@dataclass(frozen=True)
+class Corruption:
+    """--corrupt, --severity and --corrupt-seed: the suite's corruptions, their severities, their seed."""
+
+    names: tuple[str, ...]
+    severities: tuple[int, ...]
+    seed: int = 0

@@ -25,7 +25,8 @@ from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.evaluation.scoring.bootstrap import bootstrap_ci
 from camseg_cli.core.evaluation.scoring.dependence import Thumbnails
 from camseg_cli.core.evaluation.scoring.loop import evaluate_loader
-from camseg_cli.core.evaluation.scoring.results import EvalResult, map_stamp, report_stem, save_cache, stamp
+from camseg_cli.core.evaluation.scoring.result_cache import map_stamp, report_stem, save_cache, stamp
+from camseg_cli.core.evaluation.scoring.results import EvalResult
 from camseg_cli.core.files import pyplot, save_figure, write_csv, write_json
 from camseg_cli.core.model.checkpoint import load_checkpoint, run_name
 from camseg_cli.core.model.device import default_batch_size, default_workers, resolve_device
@@ -300,14 +301,17 @@ def plot_confusion(result: EvalResult) -> Any:
     return fig
 
 
-def write_reports(result: EvalResult, out: Path | str = "out") -> list[Path]:
-    """JSON summary, per-class CSV, per-image cache (.npz) and heatmap PNG under out/eval/."""
+def write_reports(
+    result: EvalResult, out: Path | str = "out", extra: dict[str, Any] | None = None
+) -> list[Path]:
+    """JSON summary (with `extra`'s keys, e.g. slices), per-class CSV, per-image cache (.npz) and heatmap
+    PNG under out/eval/."""
     import pandas as pd
 
     stem = report_stem(out, result.run, result.split, result.stamp.get("corrupt"))
     frame = pd.DataFrame(result.per_class())
     return [
-        write_json(stem.with_suffix(".json"), result.to_json()),
+        write_json(stem.with_suffix(".json"), result.to_json() | (extra or {})),
         write_csv(stem.with_suffix(".csv"), frame),
         save_cache(result, stem.with_suffix(".npz")),
         save_figure(stem.parent / f"{stem.name}-confusion.png", plot_confusion(result)),
