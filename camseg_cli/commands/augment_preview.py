@@ -15,14 +15,13 @@ from camseg_cli.core.data.sources.samples import SPLITS
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.sizes import parse_size
 from camseg_cli.core.suggest import check_choice, check_data_folder, check_out
+from camseg_cli.options import DATA, LAYOUT, OUT
 
 
 @command("augment-preview")
 def augment_preview_cmd(
-    data: str = typer.Option(
-        None, "--data", "-d", help=f"Dataset folder (layouts: {', '.join(READ_LAYOUTS)})."
-    ),
-    layout: str = typer.Option(None, "--layout", help=f"Force a layout: {', '.join(READ_LAYOUTS)}."),
+    data: str = DATA,
+    layout: str = LAYOUT,
     aug: str = typer.Option(
         ",".join(AUG_PRESETS),
         "--aug",
@@ -32,9 +31,7 @@ def augment_preview_cmd(
     samples: int = typer.Option(4, "--samples", "-n", help="Images per row."),
     split: str = typer.Option("train", "--split", help=f"{', '.join(SPLITS)}."),
     seed: int = typer.Option(0, "--seed"),
-    out: Path = typer.Option(
-        Path("out"), "--out", "-o", help="Output folder; the grid goes to OUT/augment-preview.png."
-    ),
+    out: Path = OUT,
     output: str = typer.Option(
         None, "--output", hidden=True, help="Deprecated: the PNG to write; use --out."
     ),
@@ -42,7 +39,8 @@ def augment_preview_cmd(
         None, "--write", help="Write the --aug preset as a pipeline file (.json/.yaml) and stop."
     ),
 ) -> None:
-    """Show what each augmentation does: image and mask must still line up in every cell."""
+    """Show what each augmentation does: image and mask must still line up in every cell (the grid goes to
+    OUT/augment-preview.png)."""
     augs = split_sweep(aug)  # names, split and folder checked before albumentations loads
     hw = parse_size(size)
     if write is not None:

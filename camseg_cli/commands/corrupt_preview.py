@@ -7,14 +7,15 @@ import typer
 from camseg_cli.app import command, console
 from camseg_cli.core.choices import CORRUPTION_FAMILIES
 from camseg_cli.core.data.corruption.names import parse_corrupt
-from camseg_cli.core.data.sources.layouts import READ_LAYOUTS, open_dataset
+from camseg_cli.core.data.sources.layouts import open_dataset
 from camseg_cli.core.data.sources.samples import SPLITS
+from camseg_cli.options import DATA_REQUIRED, LAYOUT
 
 
 @command("corrupt-preview")
 def corrupt_preview_cmd(
-    data: str = typer.Option(..., "--data", "-d", help="Dataset folder (rgb, index or fastai layout)."),
-    layout: str = typer.Option(None, "--layout", help=f"Force a layout: {', '.join(READ_LAYOUTS)}."),
+    data: str = DATA_REQUIRED,
+    layout: str = LAYOUT,
     corrupt: str = typer.Option(
         "all", "--corrupt", help=f"all, a family ({', '.join(CORRUPTION_FAMILIES)}) or corruption names."
     ),

@@ -28,6 +28,7 @@ from camseg_cli.core.data.sources.download import (
 )
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.suggest import did_you_mean
+from camseg_cli.options import QUIET
 from camseg_cli.progress import Reporter
 
 MiB = 1 << 20
@@ -127,7 +128,7 @@ def download_cmd(
     ),
     force: bool = typer.Option(False, "--force", help="Download again and replace an existing copy."),
     keep_archive: bool = typer.Option(False, "--keep-archive", help="Keep the downloaded archive."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    quiet: bool = QUIET,
 ) -> None:
     """Download real CamVid (fastai or SegNet release), verify and extract it, and check it reads."""
     check_options(timeout=timeout)

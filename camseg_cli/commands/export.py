@@ -11,7 +11,7 @@ from camseg_cli.core.choices import EXPORT_FORMATS
 from camseg_cli.core.cpus import use_threads
 from camseg_cli.core.sizes import parse_size
 from camseg_cli.core.suggest import check_choice, check_file, check_out
-from camseg_cli.options import THREADS
+from camseg_cli.options import OUT, THREADS
 
 
 @command("export")
@@ -21,7 +21,7 @@ def export_cmd(
     size: str = typer.Option(None, "--size", help="Input HxW of the export; default the training size."),
     dynamic: bool = typer.Option(False, "--dynamic", help="Leave batch, height and width free."),
     output: Path = typer.Option(None, "--output", help="Model file; default OUT/export/<run>.<ext>."),
-    out: Path = typer.Option(Path("out"), "--out", "-o", help="Output folder when --output is not given."),
+    out: Path = OUT,
     verify: bool = typer.Option(
         True, "--verify/--no-verify", help="Run the export and compare with PyTorch."
     ),

@@ -12,7 +12,7 @@ from camseg_cli.core.checks import check_options
 from camseg_cli.core.choices import PREDICT_OUTPUTS
 from camseg_cli.core.cpus import use_threads
 from camseg_cli.core.suggest import check_choices, check_device, check_file, check_out
-from camseg_cli.options import THREADS
+from camseg_cli.options import BATCH_SIZE, DEVICE, QUIET, THREADS, WORKERS
 from camseg_cli.progress import Reporter
 
 
@@ -26,14 +26,10 @@ def predict_cmd(
     ),
     alpha: float = typer.Option(0.5, "--alpha", help="Colour weight of the overlay, 0..1."),
     tta: bool = typer.Option(False, "--tta", help="Average with the prediction of the mirrored image."),
-    batch_size: int | None = typer.Option(
-        None, "--batch-size", "-b", help="Images per forward pass (default: 1 on CPU, 4 on CUDA)."
-    ),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
-    workers: int = typer.Option(
-        None, "--workers", help="Image-loading processes (default: 0 on CPU, 4 on CUDA)."
-    ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    batch_size: int | None = BATCH_SIZE,
+    device: str = DEVICE,
+    workers: int = WORKERS,
+    quiet: bool = QUIET,
     threads: str = THREADS,
 ) -> None:
     """Predict segmentation masks at each input image's own resolution."""

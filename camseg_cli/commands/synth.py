@@ -17,6 +17,7 @@ from camseg_cli.core.data.sources.synthetic_cityscapes import write_cityscapes_f
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.sizes import parse_size
 from camseg_cli.core.suggest import check_choice
+from camseg_cli.options import QUIET
 from camseg_cli.progress import Reporter
 
 
@@ -36,7 +37,7 @@ def synth_cmd(
     condition: str = typer.Option(
         None, "--condition", help=f"acdc layout: conditions to write ({','.join(CONDITIONS)}; default all)."
     ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    quiet: bool = QUIET,
 ) -> None:
     """Write a CamVid-like synthetic street-scene dataset (no download needed)."""
     check_choice("--layout", layout, LAYOUTS + CS_LAYOUTS)
