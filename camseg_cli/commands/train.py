@@ -38,7 +38,7 @@ from camseg_cli.progress import TrainProgress
 
 if TYPE_CHECKING:  # torch and albumentations load when the command runs, not with `camseg --help`
     from camseg_cli.core.train.config import TrainConfig
-    from camseg_cli.core.train.run import TrainResult
+    from camseg_cli.core.train.outcome import TrainResult
 
 log = logging.getLogger("camseg")
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
@@ -201,7 +201,7 @@ def train_cmd(
     given = given_config(fields, resume)
 
     from camseg_cli.core.model.device import resolve_device
-    from camseg_cli.core.train.run import TrainingInterrupted
+    from camseg_cli.core.train.outcome import TrainingInterrupted
     from camseg_cli.core.train.sweep import parse_shard, study_configs, take_shard
 
     study = study_configs(given, sweep, parse_seeds(seeds))

@@ -95,6 +95,21 @@ class ValResult:
     scores: Scores
     matrix: torch.Tensor  # (n, n) int64 on CPU, summed over all ranks
 
+    def metrics(self, epoch: int) -> dict[str, Any]:
+        """The best checkpoint's `metrics`: validation scores, per-class IoU and the confusion matrix."""
+        s = self.scores
+        return {
+            "split": "val",
+            "epoch": epoch,
+            "miou": s.miou,
+            "pixel_acc": s.pixel_acc,
+            "mean_acc": s.mean_acc,
+            "fwiou": s.fwiou,
+            "loss": self.loss,
+            "iou": [float(v) for v in s.iou.tolist()],
+            "confusion": self.matrix.tolist(),
+        }
+
 
 def optimizer_step(optimizer: Any, scaler: Any, scheduler: Any) -> bool:
     """One optimizer step through the GradScaler; the schedule advances only if the step was taken.

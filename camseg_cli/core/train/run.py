@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-import shlex
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ from camseg_cli.core.train import distributed, runstate
 from camseg_cli.core.train.config import TrainConfig
 from camseg_cli.core.train.engine import EpochState, NonFiniteLoss, TrainEvents, ValResult
 from camseg_cli.core.train.loaders import Loaders, make_loaders
+from camseg_cli.core.train.outcome import TrainingInterrupted, TrainResult
 from camseg_cli.core.train.precise_bn import recompute_bn
 from camseg_cli.core.train.resume import RunProgress, read_last
 from camseg_cli.core.train.setup import configure_backends, make_trainer
@@ -36,45 +35,7 @@ from camseg_cli.core.train.tblog import LoggedEvents, TensorBoardLog
 
 log = logging.getLogger("camseg")
 
-
-class TrainingInterrupted(Exception):
-    """Ctrl-C: the resume state was saved; `hint` says how to continue."""
-
-    def __init__(self, config: TrainConfig, epoch: int, batch: int):
-        self.config, self.epoch, self.batch = config, epoch, batch
-        where = f"epoch {epoch + 1}, batch {batch}" if batch else f"after epoch {epoch}"
-        super().__init__(f"interrupted {where}; state saved to {config.last_path}")
-
-    @property
-    def hint(self) -> str:
-        """Absolute folders, so the command works from any folder (older runs stored --data as typed)."""
-        c = self.config
-        data = str(Path(c.data).resolve())
-        return shlex.join(
-            [
-                "camseg",
-                "train",
-                "--resume",
-                "--out",
-                str(Path(c.out).resolve()),
-                "--run",
-                c.run_name,
-                "--data",
-                data,
-            ]
-        )
-
-
-@dataclass
-class TrainResult:
-    run: str
-    best_path: Path
-    run_dir: Path
-    epochs: int  # epochs completed
-    best_miou: float
-    best_epoch: int
-    stopped_early: bool
-    history: list[dict[str, Any]]
+__all__ = ["TrainResult", "TrainingInterrupted", "fit"]  # the outcomes live in outcome.py
 
 
 def fit(
@@ -242,7 +203,7 @@ class _Run:
         p.epoch_state = EpochState()
         if self.d.is_main:
             if improved:
-                save_checkpoint(c.best_path, self._checkpoint(epoch + 1, metrics=_metrics(val, epoch + 1)))
+                save_checkpoint(c.best_path, self._checkpoint(epoch + 1, metrics=val.metrics(epoch + 1)))
             self._save_last()
             runstate.write_metrics(c.run_dir, p.history)
             title = f"{c.run_name} — best val mIoU {p.best_miou:.3f}"
@@ -338,18 +299,3 @@ class _Run:
             best["stopped_early"] = self.progress.stopped_early
             save_checkpoint(c.best_path, best)
         distributed.barrier(self.d)
-
-
-def _metrics(val: ValResult, epoch: int) -> dict[str, Any]:
-    s = val.scores
-    return {
-        "split": "val",
-        "epoch": epoch,
-        "miou": s.miou,
-        "pixel_acc": s.pixel_acc,
-        "mean_acc": s.mean_acc,
-        "fwiou": s.fwiou,
-        "loss": val.loss,
-        "iou": [float(v) for v in s.iou.tolist()],
-        "confusion": val.matrix.tolist(),
-    }
