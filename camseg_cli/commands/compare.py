@@ -13,7 +13,6 @@ from camseg_cli.app import command, console, print_json
 from camseg_cli.core.choices import SLICES
 from camseg_cli.core.cpus import use_threads
 from camseg_cli.core.data.corruption.names import parse_corrupt, parse_severity
-from camseg_cli.core.data.sources.layouts import READ_LAYOUTS
 from camseg_cli.core.data.sources.samples import SPLITS
 from camseg_cli.core.evaluation.compare.config import CompareConfig
 from camseg_cli.core.evaluation.scoring.config import Corruption, EvalConfig
@@ -21,11 +20,20 @@ from camseg_cli.core.evaluation.scoring.slices import check_slices
 from camseg_cli.core.files import fmt_number
 from camseg_cli.core.suggest import check_choices
 from camseg_cli.options import (
+    AS_JSON,
+    BATCH_SIZE,
     CLASS_MAP,
     CONDITION,
     CORRUPT,
     CORRUPT_SEED,
+    DATA_AS_EACH_RECORDED,
+    DEVICE,
+    LAYOUT,
+    OUT,
+    QUIET,
     SEVERITY,
+    SKIP_BAD,
+    SLICE,
     SPLIT_BY_AS_TRAINED,
     TEST_SEQUENCES,
     THREADS,
@@ -161,11 +169,9 @@ def _one_run(c: Comparison) -> None:
 @command("compare")
 def compare_cmd(
     checkpoints: list[Path] = typer.Argument(..., help="Checkpoints to compare, e.g. out/*.pt."),
-    data: Path = typer.Option(
-        None, "--data", "-d", help="Dataset folder; default: the one each checkpoint records."
-    ),
+    data: Path = DATA_AS_EACH_RECORDED,
     split: str = typer.Option("test", "--split", help=f"Split to compare on: {', '.join(SPLITS)}."),
-    layout: str = typer.Option(None, "--layout", help=f"Force a dataset layout: {', '.join(READ_LAYOUTS)}."),
+    layout: str = LAYOUT,
     baseline: str = typer.Option(
         None, "--baseline", help="Run to compare against (default: the aug=none run)."
     ),
@@ -189,27 +195,16 @@ def compare_cmd(
     condition: str = CONDITION,
     class_map: str = CLASS_MAP,
     samples: int = typer.Option(6, "--samples", help="Test images in samples.png (0: none)."),
-    skip_bad: bool = typer.Option(
-        False, "--skip-bad", help="Leave out (and list) unreadable samples instead of stopping."
-    ),
-    batch_size: int | None = typer.Option(
-        None, "--batch-size", "-b", help="Images per forward pass (default: 1 on CPU, 4 on CUDA)."
-    ),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    skip_bad: bool = SKIP_BAD,
+    batch_size: int | None = BATCH_SIZE,
+    device: str = DEVICE,
     corrupt: str = CORRUPT,
     severity: str = SEVERITY,
     corrupt_seed: int = CORRUPT_SEED,
-    slice_: str = typer.Option(
-        None,
-        "--slice",
-        help="Real conditions: dark (frames under camseg stats's dark threshold), sequence "
-        "(each drive apart), or both: dark,sequence.",
-    ),
-    out: Path = typer.Option(
-        Path("out"), "--out", "-o", help="Output folder; the report goes to OUT/compare/."
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    slice_: str = SLICE,
+    out: Path = OUT,
+    as_json: bool = AS_JSON,
+    quiet: bool = QUIET,
     threads: str = THREADS,
 ) -> None:
     """Rank runs by mIoU with CIs, test each arm against the baseline arm over seeds, write a report."""
