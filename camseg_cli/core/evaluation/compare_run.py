@@ -18,6 +18,7 @@ from camseg_cli.core.evaluation.compare.one_run import nothing_to_compare
 from camseg_cli.core.evaluation.compare.shift import RobustComparison, study_under_shift
 from camseg_cli.core.evaluation.reports.report import write_report
 from camseg_cli.core.evaluation.reports.robustness import robust_markdown, write_robust
+from camseg_cli.core.evaluation.reports.tables import cell_rows
 from camseg_cli.core.evaluation.scoring.masks import sample_predictions
 from camseg_cli.core.model.device import resolve_device
 
@@ -39,7 +40,8 @@ class CompareRun:
 
     def to_json(self) -> dict[str, Any]:
         rc = {"robustness": self.robust.to_json()} if self.robust is not None else {}
-        return self.comparison.to_json() | rc
+        cells = {"cells": cell_rows(self.comparison.table)}  # the rows of cells.csv and report.md's cells
+        return self.comparison.to_json() | cells | rc
 
 
 def run_compare(cfg: CompareConfig, track: Track | None = None) -> CompareRun:

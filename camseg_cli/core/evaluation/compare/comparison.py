@@ -20,14 +20,16 @@ import pandas as pd
 
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.evaluation.compare.arms import Arm, group_arms, pick_baseline_arm, study_notes
-from camseg_cli.core.evaluation.compare.conditions import condition_tests
+from camseg_cli.core.evaluation.compare.cells import Table, judge_table
+from camseg_cli.core.evaluation.compare.conditions import condition_rows
 from camseg_cli.core.evaluation.compare.judgement import withhold_verdicts
+from camseg_cli.core.evaluation.compare.measures import study_measures
 from camseg_cli.core.evaluation.compare.pairs import Paired, paired_bootstrap, verdict
 from camseg_cli.core.evaluation.compare.verdicts import (
     MIN_EFFECT,
     ArmResult,
+    arm_results,
     arms_json,
-    judge_arms,
     power_lines,
 )
 from camseg_cli.core.evaluation.scoring.evaluate import evaluate_checkpoint, split_settings, write_reports
@@ -243,6 +245,7 @@ class Comparison:
     notes: list[str]
     conditions: list[dict[str, Any]] = field(default_factory=list)  # per ACDC condition: arm tests
     ignores_input: list[str] = field(default_factory=list)  # one warning per run that draws one mask
+    table: Table | None = None  # the study's one table of cells: arms and conditions are read from it
 
     def to_json(self) -> dict[str, Any]:
         rows = []
@@ -306,7 +309,8 @@ def compare(
     arm_of = {r.name: a.name for a in arms for r in a.runs}
     per_class = per_class_frame(runs)
     split = runs[0].result.split
-    judged = judge_arms(arms, base_arm, min_effect)
+    table = judge_table(arms, base_arm, study_measures(base_arm), min_effect)
+    judged = arm_results(table, arms, base_arm)
     comparison = Comparison(
         split=split,
         runs=runs,
@@ -319,7 +323,8 @@ def compare(
         baseline_arm=base_arm,
         power=power_lines(judged),
         notes=study_notes(split, arms, runs),
-        conditions=condition_tests(arms, base_arm, min_effect),
+        conditions=condition_rows(table),
+        table=table,
     )
     comparison.ignores_input = withhold_verdicts(comparison)  # no verdict about a model that cannot see
     return comparison

@@ -241,6 +241,7 @@ def judge_under_shift(
     table = judge_table(arms, base, [*own, *(m for m in measures.values() if m.key not in keys)], min_effect)
     comparison.arms = arm_results(table, arms, base)
     comparison.conditions = condition_rows(table)
+    comparison.table = table
     return shift_rows(table, arms, robs, columns, measures, notes, corrupt_seed)
 
 
