@@ -43,7 +43,7 @@ from camseg_cli.progress import Reporter
 
 if TYPE_CHECKING:  # torch and pandas load when the command runs, not with `camseg --help`
     from camseg_cli.core.evaluation.compare.comparison import Comparison
-    from camseg_cli.core.evaluation.compare.shift import RobustComparison
+    from camseg_cli.core.evaluation.compare.shift_table import RobustComparison
     from camseg_cli.core.evaluation.compare_run import CompareRun
 
 

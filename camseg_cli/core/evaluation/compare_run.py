@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from camseg_cli.core.evaluation.compare.comparison import Comparison, compare, gather
+from camseg_cli.core.evaluation.compare.comparison import Comparison, compare
 from camseg_cli.core.evaluation.compare.config import CompareConfig
 from camseg_cli.core.evaluation.compare.one_run import nothing_to_compare
-from camseg_cli.core.evaluation.compare.shift import RobustComparison, study_under_shift
+from camseg_cli.core.evaluation.compare.runs import gather
+from camseg_cli.core.evaluation.compare.shift import study_under_shift
+from camseg_cli.core.evaluation.compare.shift_table import RobustComparison
 from camseg_cli.core.evaluation.reports.report import write_report
 from camseg_cli.core.evaluation.reports.robustness import robust_markdown, write_robust
 from camseg_cli.core.evaluation.reports.tables import cell_rows
