@@ -52,6 +52,9 @@ DATA_REQUIRED = typer.Option(..., "--data", "-d", help=DATA_HELP)
 DATA_AS_RECORDED = typer.Option(
     None, "--data", "-d", help="Dataset folder; default: the one the checkpoint records."
 )
+DATA_AS_EACH_RECORDED = typer.Option(
+    None, "--data", "-d", help="Dataset folder; default: the one each checkpoint records."
+)
 LAYOUT = typer.Option(None, "--layout", help=f"Force a dataset layout: {', '.join(READ_LAYOUTS)}.")
 SPLIT_BY = typer.Option("dataset", "--split-by", help=SPLIT_BY_HELP)
 OUT = typer.Option(

@@ -192,7 +192,7 @@ def test_compare_reuses_cached_evaluations_and_invalidates_changed_checkpoints(t
     ]
     assert runner.invoke(app, args).exit_code == 0
     calls = []
-    import camseg_cli.core.evaluation.compare.comparison as cmp
+    import camseg_cli.core.evaluation.compare.runs as cmp
 
     real = cmp.evaluate_checkpoint
 

@@ -12,6 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from camseg_cli.cli import app
+from camseg_cli.core.evaluation.compare import measures
+from camseg_cli.core.evaluation.compare.cells import Measure
 from camseg_cli.core.evaluation.reports.tables import condition_markdown, flat_frame, interval_names
 from tests.test_robustness_eval import study  # noqa: F401  (the fixture: 2 arms x 2 seeds)
 
@@ -23,10 +25,12 @@ def csv_names(row: dict) -> set[str]:
     return set(flat_frame([row]).columns)
 
 
-def md_table(report: str, first: str) -> list[dict[str, str]]:
-    """The Markdown table of report.md whose header starts with `first`, as dicts (bold stripped)."""
+def md_table(report: str, first: str, after: str = "") -> list[dict[str, str]]:
+    """The Markdown table of report.md whose header starts with `first` (the first one after the line
+    starting with `after`), as dicts (bold stripped)."""
     lines = report.splitlines()
-    start = next(i for i, ln in enumerate(lines) if ln.startswith(f"| {first} |"))
+    begin = next(i for i, ln in enumerate(lines) if ln.startswith(after)) if after else 0
+    start = next(i for i, ln in enumerate(lines) if i >= begin and ln.startswith(f"| {first} |"))
     header = [c.strip() for c in lines[start].strip("|").split("|")]
     rows = []
     for ln in lines[start + 2 :]:
@@ -42,8 +46,8 @@ def shown(text: str, value: float | None, scale: float = 1.0, digits: int = 3) -
     if value is None or (isinstance(value, float) and math.isnan(value)):
         assert text in ("—", ""), text
         return
-    if text.startswith("p < "):
-        assert value < float(text[4:]) + 1e-12, (text, value)
+    if text.startswith(("p < ", "< ")):
+        assert value < float(text.split("< ")[1]) + 1e-12, (text, value)
         return
     got = float(re.sub(r"^p=", "", text))
     assert got == pytest.approx(scale * value, abs=0.5 * 10**-digits + 1e-9), (text, value)
@@ -64,6 +68,7 @@ def test_every_csv_column_is_a_json_key_and_report_md_shows_the_json_numbers(stu
         "arms.csv": doc["arms"],
         "per_class.csv": doc["per_class"],
         "robustness.csv": doc["robustness"]["cells"],
+        "cells.csv": doc["cells"],
     }
     for name, rows in tables.items():
         columns = set(pd.read_csv(dest / name).columns)
@@ -102,6 +107,81 @@ def test_every_csv_column_is_a_json_key_and_report_md_shows_the_json_numbers(stu
             shown(row["Δ points"], a["delta_vs_baseline"], 100, 1)
             shown(row["p"], a["p_value"])
             shown(row["Holm p"].removeprefix("p="), a["p_holm"])
+    assert {c["kind"] for c in doc["cells"]} == {"clean", "family", "suite"}  # --corrupt low_light
+    check_cells(doc["cells"], pd.read_csv(dest / "cells.csv"), report)
+
+
+CELLS = "## Every cell"
+
+
+def check_cells(cells: list[dict], csv: pd.DataFrame, report: str) -> None:
+    """cells.csv, --json's cells and report.md's cell table hold the same cells with the same numbers."""
+    key = lambda r: (r["arm"], r["kind"], r["measure"])  # noqa: E731
+    by_key = {key(c): c for c in cells}
+    assert len(by_key) == len(cells) == len(csv)  # one row per (arm, measure)
+    for row in csv.to_dict("records"):
+        c = by_key[key(row)]
+        assert row["verdict"] == c["verdict"] and (row["seeds"] == c["seeds"] or c["seeds"] is None)
+        for col in ("mean", "baseline_mean", "delta", "p_value", "p_holm", "prob_improvement"):
+            want = math.nan if c[col] is None else c[col]
+            assert row[col] == pytest.approx(want, nan_ok=True), (col, row, c)
+        lo, hi = c["delta_ci"] or (math.nan, math.nan)
+        assert row["delta_lo"] == pytest.approx(lo, nan_ok=True) and row["delta_hi"] == pytest.approx(
+            hi, nan_ok=True
+        )
+    table = md_table(report, "arm", CELLS)
+    assert len(table) == len(cells)
+    for row in table:
+        c = by_key[(row["arm"], row["kind"], row["measure"])]
+        shown(row["arm mean"], c["mean"])
+        shown(row["baseline mean"], c["baseline_mean"])
+        shown(row["p"], c["p_value"])
+        shown(row["Holm p"], c["p_holm"])
+        shown(row["P(arm > base)"], c["prob_improvement"], digits=2)
+        assert row["verdict"] == c["verdict"] and row["withheld"] == (c["reason"] or "")
+        if c["arm"] != c["baseline"]:
+            shown(row["Δ points"], c["delta"], 100, 1)
+            if c["delta_ci"] is not None:
+                lo, hi = row["Δ 95% CI"].split(" to ")
+                shown(lo, c["delta_ci"][0], 100, 1)
+                shown(hi, c["delta_ci"][1], 100, 1)
+
+
+def test_a_new_measure_reaches_cells_csv_json_and_report_md_with_no_other_change(study, monkeypatch):  # noqa: F811
+    root, data, paths = study
+    seen = []
+
+    def probe(first):  # the whole change a new measure needs: one provider of per-run scores
+        def score(run):
+            seen.append(run.name)
+            return 0.2 + 0.1 * (run.aug == "lowlight") + 0.01 * run.seed * (1 + (run.aug == "lowlight"))
+
+        return [Measure("probe", "made up", score)]
+
+    monkeypatch.setattr(measures, "PROVIDERS", (*measures.PROVIDERS, probe))
+    out = root / "probe"
+    args = ["compare", *map(str, paths.values()), "--out", str(out), "--bootstrap", "20", "--samples", "0"]
+    result = runner.invoke(app, [*args, "--device", "cpu", "--json"])
+    assert result.exit_code == 0, result.output
+    assert sorted(set(seen)) == sorted(f"m-{aug}-s{s}" for aug in ("none", "lowlight") for s in (0, 1))
+    doc = json.loads(result.stdout)
+    dest = out / "compare"
+    csv, report = pd.read_csv(dest / "cells.csv"), (dest / "report.md").read_text()
+    check_cells(doc["cells"], csv, report)
+    made_up = {c["arm"]: c for c in doc["cells"] if c["kind"] == "probe"}
+    assert set(made_up) == {"none", "lowlight"}
+    arm, base = made_up["lowlight"], made_up["none"]
+    assert arm["mean"] == pytest.approx((0.30 + 0.32) / 2) and arm["baseline_mean"] == pytest.approx(0.205)
+    assert arm["delta"] == pytest.approx(0.105)  # per-seed differences 0.10 and 0.11, paired by seed
+    assert arm["per_seed"] == pytest.approx({"0": 0.30, "1": 0.32}) and base["verdict"] == "baseline"
+    assert arm["seeds"] == 2 and arm["reason"] is not None  # two seeds: a test, but no verdict
+    rows = csv[csv["kind"] == "probe"].set_index("arm")
+    assert (
+        rows.loc["lowlight", "delta"] == pytest.approx(0.105) and rows.loc["lowlight", "measure"] == "made up"
+    )
+    lines = [r for r in md_table(report, "arm", CELLS) if r["kind"] == "probe"]
+    assert [(r["arm"], r["measure"]) for r in lines] == [("none", "made up"), ("lowlight", "made up")]
+    assert lines[1]["Δ points"] == "+10.5" and lines[1]["arm mean"] == "0.310"
 
 
 CONDITIONS = [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,28 +10,30 @@ from rich.markup import escape
 from rich.table import Table
 
 from camseg_cli.app import command, console, print_json
-from camseg_cli.core.checks import check_options
 from camseg_cli.core.choices import SLICES
 from camseg_cli.core.cpus import use_threads
 from camseg_cli.core.data.corruption.names import parse_corrupt, parse_severity
-from camseg_cli.core.data.sources.layouts import READ_LAYOUTS
 from camseg_cli.core.data.sources.samples import SPLITS
-from camseg_cli.core.data.sources.splits import SPLIT_BY
+from camseg_cli.core.evaluation.compare.config import CompareConfig
+from camseg_cli.core.evaluation.scoring.config import Corruption, EvalConfig
+from camseg_cli.core.evaluation.scoring.slices import check_slices
 from camseg_cli.core.files import fmt_number
-from camseg_cli.core.suggest import (
-    check_choice,
-    check_choices,
-    check_data_folder,
-    check_device,
-    check_file,
-    check_out,
-)
+from camseg_cli.core.suggest import check_choices
 from camseg_cli.options import (
+    AS_JSON,
+    BATCH_SIZE,
     CLASS_MAP,
     CONDITION,
     CORRUPT,
     CORRUPT_SEED,
+    DATA_AS_EACH_RECORDED,
+    DEVICE,
+    LAYOUT,
+    OUT,
+    QUIET,
     SEVERITY,
+    SKIP_BAD,
+    SLICE,
     SPLIT_BY_AS_TRAINED,
     TEST_SEQUENCES,
     THREADS,
@@ -42,7 +43,8 @@ from camseg_cli.progress import Reporter
 
 if TYPE_CHECKING:  # torch and pandas load when the command runs, not with `camseg --help`
     from camseg_cli.core.evaluation.compare.comparison import Comparison
-    from camseg_cli.core.evaluation.compare.shift import RobustComparison
+    from camseg_cli.core.evaluation.compare.shift_table import RobustComparison
+    from camseg_cli.core.evaluation.compare_run import CompareRun
 
 
 def arm_table(c: Comparison) -> Table:
@@ -152,59 +154,7 @@ def class_table(c: Comparison) -> Table:
     return table
 
 
-def _check_cheap(
-    checkpoints: list[Path],
-    data: Path | None,
-    split: str,
-    layout: str | None,
-    split_by: str | None,
-    device: str,
-    out: Path,
-) -> None:
-    """Names, files and folders, checked before torch loads (a checkpoint given twice is compared with
-    itself, a sanity check that must come out within noise)."""
-    for path in checkpoints:
-        check_file(path)
-    check_choice("--split", split, SPLITS)
-    if layout is not None:
-        check_choice("--layout", layout, READ_LAYOUTS)
-    if data is not None:
-        check_data_folder("--data", data)
-    check_device(device)
-    if split_by is not None:
-        check_choice("--split-by", split_by, SPLIT_BY)
-    check_out(out)
-
-
-def nothing_to_compare(path: Path) -> str:
-    """What to do with one checkpoint: a comparison needs a baseline, made with the run's settings."""
-    config_path = path.parent / "runs" / path.stem / "config.json"
-    try:
-        saved = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        saved = None
-    if isinstance(saved, dict):
-        aug, run = str(saved.get("aug", "")), str(saved.get("run") or "")
-        other = "flip" if aug == "none" else "none"
-        rename = (
-            f" --run {run.replace(aug, other, 1) if aug and aug in run else run + '-' + other}" if run else ""
-        )
-        make = (
-            "this run is a baseline (--aug none): train what it should be compared with, e.g. "
-            f"`camseg train --config {config_path} --aug flip{rename}`"
-            if aug == "none"
-            else "train its baseline with the same settings and seeds and --aug none: "
-            f"`camseg train --config {config_path} --aug none{rename}`"
-        )
-    else:
-        make = (
-            "train a baseline with the same settings and seeds and --aug none "
-            "(e.g. `camseg train --data DIR --aug none,flip --sweep --seeds 0,1,2`)"
-        )
-    return f"nothing to compare: {path} is one run — {make}, then compare both"
-
-
-def _one_run(c: Comparison, path: Path) -> None:
+def _one_run(c: Comparison) -> None:
     """A single run is described (mIoU with its CI), not ranked against itself in empty columns."""
     r = next(c.results.itertuples())
     console.print(
@@ -213,17 +163,15 @@ def _one_run(c: Comparison, path: Path) -> None:
         highlight=False,
         soft_wrap=True,
     )
-    console.print(f"[yellow]{escape(nothing_to_compare(path))}[/]", highlight=False, soft_wrap=True)
+    console.print(f"[yellow]{escape(c.notes[-1])}[/]", highlight=False, soft_wrap=True)
 
 
 @command("compare")
 def compare_cmd(
     checkpoints: list[Path] = typer.Argument(..., help="Checkpoints to compare, e.g. out/*.pt."),
-    data: Path = typer.Option(
-        None, "--data", "-d", help="Dataset folder; default: the one each checkpoint records."
-    ),
+    data: Path = DATA_AS_EACH_RECORDED,
     split: str = typer.Option("test", "--split", help=f"Split to compare on: {', '.join(SPLITS)}."),
-    layout: str = typer.Option(None, "--layout", help=f"Force a dataset layout: {', '.join(READ_LAYOUTS)}."),
+    layout: str = LAYOUT,
     baseline: str = typer.Option(
         None, "--baseline", help="Run to compare against (default: the aug=none run)."
     ),
@@ -247,105 +195,54 @@ def compare_cmd(
     condition: str = CONDITION,
     class_map: str = CLASS_MAP,
     samples: int = typer.Option(6, "--samples", help="Test images in samples.png (0: none)."),
-    skip_bad: bool = typer.Option(
-        False, "--skip-bad", help="Leave out (and list) unreadable samples instead of stopping."
-    ),
-    batch_size: int | None = typer.Option(
-        None, "--batch-size", "-b", help="Images per forward pass (default: 1 on CPU, 4 on CUDA)."
-    ),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    skip_bad: bool = SKIP_BAD,
+    batch_size: int | None = BATCH_SIZE,
+    device: str = DEVICE,
     corrupt: str = CORRUPT,
     severity: str = SEVERITY,
     corrupt_seed: int = CORRUPT_SEED,
-    slice_: str = typer.Option(
-        None,
-        "--slice",
-        help="Real conditions: dark (frames under camseg stats's dark threshold), sequence "
-        "(each drive apart), or both: dark,sequence.",
-    ),
-    out: Path = typer.Option(
-        Path("out"), "--out", "-o", help="Output folder; the report goes to OUT/compare/."
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    slice_: str = SLICE,
+    out: Path = OUT,
+    as_json: bool = AS_JSON,
+    quiet: bool = QUIET,
     threads: str = THREADS,
 ) -> None:
     """Rank runs by mIoU with CIs, test each arm against the baseline arm over seeds, write a report."""
     use_threads(threads)  # before torch loads: OpenMP reads its thread count once
-    check_options(
-        bootstrap=bootstrap,
-        block=block,
-        min_effect=min_effect,
-        seed=seed,
-        samples=samples,
-        batch_size=batch_size,
-    )
-    _check_cheap(checkpoints, data, split, layout, split_by, device, out)
+    cfg = CompareConfig(
+        tuple(checkpoints),
+        EvalConfig(data, split, layout, split_by, val_sequences, test_sequences, condition, class_map,
+                   skip_bad, batch_size, device, bootstrap=bootstrap, seed=seed, out=out),
+        baseline, block, min_effect, samples,
+    ).check()  # fmt: skip
     names = parse_corrupt(corrupt) if corrupt else ()  # bad specs fail before torch loads
     severities = parse_severity(severity) if corrupt else ()
     check_choices("--slice", slice_ or "", SLICES)
-    from camseg_cli.core.evaluation.compare.comparison import compare, gather
-    from camseg_cli.core.evaluation.compare.shift import study_under_shift
-    from camseg_cli.core.evaluation.reports.report import shift_text, write_report
-    from camseg_cli.core.evaluation.reports.robustness import robust_markdown, write_robust
-    from camseg_cli.core.evaluation.scoring.masks import sample_predictions
-    from camseg_cli.core.evaluation.scoring.slices import check_slices
-    from camseg_cli.core.model.device import resolve_device
+    cfg = cfg.replace(corruption=Corruption(names, severities, corrupt_seed), slices=check_slices(slice_))
+    from camseg_cli.core.evaluation.compare_run import run_compare
 
-    slices = check_slices(slice_)
-    dev = resolve_device(device)
     reporter = Reporter(quiet=quiet or as_json)
     with reporter.session():
-        runs = gather(
-            checkpoints,
-            split=split,
-            data=data,
-            out=out,
-            layout=layout,
-            batch_size=batch_size,
-            device=str(dev),
-            bootstrap=bootstrap,
-            seed=seed,
-            skip_bad=skip_bad,
-            track=reporter.track,
-            split_by=split_by,
-            val_sequences=val_sequences,
-            test_sequences=test_sequences,
-            conditions=condition,
-            class_map=class_map,
-        )
-    comparison = compare(runs, baseline, bootstrap, seed, block, min_effect)
-    reused = sum(r.cached for r in runs)
-    if len(runs) == 1:  # no report of empty columns: the run, and how to get something to compare
-        if as_json:
-            comparison.notes.append(nothing_to_compare(checkpoints[0]))
-            print_json(comparison.to_json())
-            return
-        for line in comparison.ignores_input:
-            console.print(f"[bold red]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
-        _one_run(comparison, checkpoints[0])
-        console.print(
-            f"1 run ({reused} evaluation(s) reused from {out}/eval); no report written", highlight=False
-        )
-        return
-    rc, extra, pictures = None, [], []
-    if names or slices:
-        with reporter.session():
-            rc = study_under_shift(
-                comparison, names, severities, corrupt_seed, slices, out, data, min_effect,
-                layout=layout, batch_size=batch_size, device=str(dev), skip_bad=skip_bad,
-                track=reporter.track, split_by=split_by, val_sequences=val_sequences,
-                test_sequences=test_sequences, conditions=condition, class_map=class_map,
-            )  # fmt: skip
-        robust_files = write_robust(rc, out)
-        extra, pictures = robust_markdown(rc), [p.name for p in robust_files if p.suffix == ".png"]
-    masks = sample_predictions(comparison, samples, dev) if samples > 0 else None
-    written = write_report(comparison, out, masks, extra, pictures)
+        done = run_compare(cfg, reporter.track)
     if as_json:
-        print_json(comparison.to_json() | ({"robustness": rc.to_json()} if rc else {}))
-        return
+        print_json(done.to_json())
+    else:
+        render(done, out)
+
+
+def render(done: CompareRun, out: Path) -> None:
+    """Warnings, tables and lines of one comparison, on the terminal."""
+    from camseg_cli.core.evaluation.reports.report import shift_text
+
+    comparison, rc = done.comparison, done.robust
     for line in comparison.ignores_input:
         console.print(f"[bold red]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
+    if done.one_run:  # no report of empty columns: the run, and how to get something to compare
+        _one_run(comparison)
+        console.print(
+            f"1 run ({done.reused} evaluation(s) reused from {out}/eval); no report written", highlight=False
+        )
+        return
     console.print(arm_table(comparison))
     for r in comparison.arms:
         if r.test is not None:
@@ -374,6 +271,7 @@ def compare_cmd(
         console.print(f"{run} (IoU points, untested): {shift_text(s)}", highlight=False)
     console.print(class_table(comparison))
     console.print(
-        f"{len(runs)} runs ({reused} evaluation(s) reused from {out}/eval); report: {written[-1]}",
+        f"{len(comparison.runs)} runs ({done.reused} evaluation(s) reused from {out}/eval); "
+        f"report: {done.written[-1]}",
         highlight=False,
     )

@@ -13,7 +13,8 @@ every measure and turns each (arm, measure) into one judgement:
 - one verdict word (judgement.word, honouring --min-effect), and a measure's own notes where it has a
   `notes` function (fragility for the clean measure).
 
-verdicts.py (clean arms), conditions.py and shift.py only turn this table into their rows, so a new
+verdicts.py (clean arms), conditions.py and shift.py only turn this table into their rows, and
+reports.tables.cell_row is the one row of a cell in cells.csv, --json's "cells" and report.md, so a new
 measure is one function in measures.py that yields a score per run.
 """
 
@@ -74,27 +75,19 @@ class Cell:
             return None
         return self.test.reason or "no test"
 
-    def to_json(self) -> dict[str, Any]:
-        t = self.test
-        finite = lambda x: None if x is None or not math.isfinite(x) else float(x)  # noqa: E731
-        return {
-            "arm": self.arm,
-            "measure": self.measure.kind,
-            "name": self.measure.name,
-            "frames": self.measure.frames,
-            "per_seed": {str(k): v for k, v in self.per_seed.items()},
-            "baseline_per_seed": {str(k): v for k, v in self.base_per_seed.items()},
-            "delta": None if t is None else finite(t.delta),
-            "delta_ci": None if t is None or not t.tested else list(t.ci),
-            "p_value": None if t is None else finite(t.p_value),
-            "p_holm": finite(self.p_holm),
-            "holm_family": self.family,
-            "seeds": None if t is None else t.n,
-            "test": None if t is None else t.description,
-            "reason": self.withheld,
-            "verdict": self.word,
-            "notes": list(self.notes),
-        }
+    @property
+    def mean(self) -> float:
+        """This arm's mean score over its runs (NaN: none scored)."""
+        return _mean(self.per_seed)
+
+    @property
+    def base_mean(self) -> float:
+        """The baseline arm's mean score over its runs on the same measure."""
+        return _mean(self.base_per_seed)
+
+
+def _mean(per_seed: dict[Any, float]) -> float:
+    return float(np.mean(list(per_seed.values()))) if per_seed else math.nan
 
 
 @dataclass
@@ -117,9 +110,6 @@ class Table:
     def row(self, arm: str) -> list[Cell]:
         """The arm's cells, one per measure."""
         return [self.cells[(arm, m.key)] for m in self.measures]
-
-    def to_json(self) -> list[dict[str, Any]]:
-        return [c.to_json() | {"baseline": self.baseline} for c in self.cells.values()]
 
 
 def distinct_runs(arm: Any) -> tuple[list[Any], str | None]:

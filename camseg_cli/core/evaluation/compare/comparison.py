@@ -1,4 +1,4 @@
-"""Compare runs on one split: gather (cached) evaluations, rank, test arms and checkpoints.
+"""Compare runs on one split (runs.gather scores them): rank them, test arms and checkpoints.
 
 Arms (all seeds of one configuration) are judged in verdicts.py, over seeds. A checkpoint against the
 baseline arm's checkpoint of its seed is a paired block bootstrap: the same test images for both runs
@@ -8,144 +8,27 @@ out and only the runs' difference varies; it speaks of these two checkpoints, no
 
 from __future__ import annotations
 
-import logging
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.evaluation.compare.arms import Arm, group_arms, pick_baseline_arm, study_notes
-from camseg_cli.core.evaluation.compare.conditions import condition_tests
+from camseg_cli.core.evaluation.compare.cells import Table, judge_table
+from camseg_cli.core.evaluation.compare.conditions import condition_rows
 from camseg_cli.core.evaluation.compare.judgement import withhold_verdicts
+from camseg_cli.core.evaluation.compare.measures import study_measures
 from camseg_cli.core.evaluation.compare.pairs import Paired, paired_bootstrap, verdict
+from camseg_cli.core.evaluation.compare.runs import Run
 from camseg_cli.core.evaluation.compare.verdicts import (
     MIN_EFFECT,
     ArmResult,
+    arm_results,
     arms_json,
-    judge_arms,
     power_lines,
 )
-from camseg_cli.core.evaluation.scoring.evaluate import evaluate_checkpoint, split_settings, write_reports
-from camseg_cli.core.evaluation.scoring.result_cache import cached_result, distinct_files
-from camseg_cli.core.evaluation.scoring.results import EvalResult
-from camseg_cli.core.model.checkpoint import load_checkpoint, run_name
-
-Track = Callable[[Iterable, str], Iterable]
-log = logging.getLogger("camseg")
-
-
-@dataclass
-class Run:
-    """One checkpoint's metadata and its evaluation on the compared split."""
-
-    path: Path
-    name: str
-    arch: str
-    aug: str
-    epochs: int
-    train_seconds: float
-    history: list[dict[str, Any]]
-    result: EvalResult
-    cached: bool
-    seed: int | None = None
-    config: dict[str, Any] | None = None
-
-    @property
-    def epoch_seconds(self) -> float:
-        """Steady-state seconds per epoch: the median epoch after the first, which carries the
-        process's start-up (worker spin-up, lazy initialisation, cuDNN autotuning)."""
-        secs = [float(h["seconds"]) for h in self.history if h.get("seconds") is not None]
-        steady = secs[1:] or secs
-        return float(np.median(steady)) if steady else math.nan
-
-    @property
-    def still_improving(self) -> bool:
-        """Its best validation epoch was its last: it might have gone on improving."""
-        best = max(self.history, key=lambda h: h.get("val_miou", -1.0), default=None)
-        return best is not None and len(self.history) > 1 and best is self.history[-1]
-
-
-def _metadata(path: Path, split_args: dict[str, Any]) -> dict[str, Any]:
-    ckpt = load_checkpoint(path)
-    return {
-        "settings": split_settings(ckpt, **split_args),
-        "name": run_name(ckpt),
-        "arch": ckpt["arch"],
-        "aug": str(ckpt.get("aug", "?")),
-        "epochs": int(ckpt.get("epochs", len(ckpt.get("history", [])))),  # "epoch" is the best one
-        "train_seconds": float(ckpt.get("train_seconds", math.nan)),
-        "history": list(ckpt.get("history", [])),
-        "seed": ckpt.get("seed"),
-        "config": ckpt.get("config"),
-        "classes": ckpt["classes_map"],
-    }
-
-
-def gather(
-    paths: Sequence[Path | str],
-    split: str = "test",
-    data: Path | str | None = None,
-    out: Path | str = "out",
-    split_by: str | None = None,
-    val_sequences: str | None = None,
-    test_sequences: str | None = None,
-    conditions: str | None = None,
-    class_map: Path | str | None = None,
-    **eval_kwargs: Any,
-) -> list[Run]:
-    """Evaluate each checkpoint (or reuse its cached evaluation) on the same split and images.
-
-    The split definition (--split-by and its sequences) defaults to the one each run was trained with.
-    `data` may be another dataset than the runs were trained on: classes matched by name or `class_map`.
-    """
-    if len(paths) < 1:
-        raise CamsegError("compare needs at least one checkpoint")
-    paths, repeats = distinct_files(paths)
-    for path, same, how in repeats:
-        log.warning("%s: %s as %s — counted once", path, how, same)
-    split_args = {"split_by": split_by, "val_sequences": val_sequences, "test_sequences": test_sequences}
-    split_args |= {"conditions": conditions}
-    metas = [(Path(p), _metadata(Path(p), split_args)) for p in paths]
-    first_path, first = metas[0]
-    seen: dict[str, Path] = {}
-    for path, meta in metas:
-        if meta["classes"] != first["classes"]:
-            raise CamsegError(
-                f"{path}: its class map ({meta['classes'].num_classes} classes) differs from {first_path}'s "
-                f"({first['classes'].num_classes}) — compare only runs trained on the same classes"
-            )
-        name, k = meta["name"], 2
-        while meta["name"] in seen:  # two checkpoints of one run name: number the later ones
-            meta["name"], k = f"{name}-{k}", k + 1
-        seen[meta["name"]] = path
-    runs = []
-    for path, meta in metas:
-        settings = meta.pop("settings")
-        result = cached_result(
-            path, meta["name"], split, out, data, settings, eval_kwargs.get("layout"), class_map
-        )
-        cached = result is not None
-        if result is None:
-            result = evaluate_checkpoint(
-                path, data=data, split=split, **settings, class_map=class_map, **eval_kwargs
-            )
-            result.run = meta["name"]
-            write_reports(result, out)
-        meta.pop("classes")
-        runs.append(Run(path=path, result=result, cached=cached, **meta))
-    names = runs[0].result.image_names
-    for r in runs[1:]:
-        if r.result.image_names != names:
-            raise CamsegError(
-                f"{r.path}: evaluated on other images than {runs[0].path} ({len(r.result.image_names)} vs "
-                f"{len(names)}) — pass the same --data to compare them"
-            )
-    return runs
 
 
 def results_frame(
@@ -243,6 +126,7 @@ class Comparison:
     notes: list[str]
     conditions: list[dict[str, Any]] = field(default_factory=list)  # per ACDC condition: arm tests
     ignores_input: list[str] = field(default_factory=list)  # one warning per run that draws one mask
+    table: Table | None = None  # the study's one table of cells: arms and conditions are read from it
 
     def to_json(self) -> dict[str, Any]:
         rows = []
@@ -306,7 +190,8 @@ def compare(
     arm_of = {r.name: a.name for a in arms for r in a.runs}
     per_class = per_class_frame(runs)
     split = runs[0].result.split
-    judged = judge_arms(arms, base_arm, min_effect)
+    table = judge_table(arms, base_arm, study_measures(base_arm), min_effect)
+    judged = arm_results(table, arms, base_arm)
     comparison = Comparison(
         split=split,
         runs=runs,
@@ -319,7 +204,8 @@ def compare(
         baseline_arm=base_arm,
         power=power_lines(judged),
         notes=study_notes(split, arms, runs),
-        conditions=condition_tests(arms, base_arm, min_effect),
+        conditions=condition_rows(table),
+        table=table,
     )
     comparison.ignores_input = withhold_verdicts(comparison)  # no verdict about a model that cannot see
     return comparison

@@ -14,6 +14,8 @@ from camseg_cli.core.evaluation.compare.verdicts import arms_frame
 from camseg_cli.core.evaluation.reports.study import arm_markdown, plot_arms
 from camseg_cli.core.evaluation.reports.tables import (
     RANK_COLUMNS,
+    cell_rows,
+    cells_markdown,
     condition_markdown,
     flat_frame,
     markdown_table,
@@ -179,6 +181,7 @@ def markdown(c: Comparison, pictures: list[str], extra: Sequence[str] = ()) -> s
         *arm_markdown(c),
         *condition_markdown(c.conditions, c.baseline_arm.name),
         *extra,
+        *cells_markdown(cell_rows(c.table)),
         "## Runs",
         "",
         "Each run against the baseline arm's run of the same seed: a paired block bootstrap over the same "
@@ -222,7 +225,8 @@ def write_report(
     extra: Sequence[str] = (),
     extra_pictures: Sequence[str] = (),
 ) -> list[Path]:
-    """Everything under out/compare/: report.md, results.csv, per_class.csv and the pictures; `extra`
+    """Everything under out/compare/: report.md, results.csv, arms.csv, cells.csv (every (arm, measure)
+    cell), per_class.csv and the pictures; `extra`
     Markdown lines (and pictures already written there) join report.md after the arms; `samples` (from
     scoring.masks.sample_predictions, which runs the models) adds samples.png."""
     dest = Path(out) / "compare"
@@ -232,6 +236,7 @@ def write_report(
         save_figure(dest / "arms.png", plot_arms(c)),
         write_csv(dest / "per_class.csv", c.per_class.reset_index()),
         *([write_csv(dest / "conditions.csv", flat_frame(c.conditions))] if c.conditions else []),
+        *([write_csv(dest / "cells.csv", flat_frame(cell_rows(c.table)))] if c.table is not None else []),
         save_figure(dest / "mIoU.png", plot_miou(c)),
         save_figure(dest / "per_class.png", plot_per_class(c)),
         save_figure(dest / "curves.png", plot_curves(c)),

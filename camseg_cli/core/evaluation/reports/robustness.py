@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from camseg_cli.core.evaluation.compare.shift import RobustComparison
+from camseg_cli.core.evaluation.compare.shift_table import RobustComparison
 from camseg_cli.core.files import fmt_number, pyplot, save_figure, write_csv, write_json
 
 TRAINED_MARK = "†"  # the arm trained on this family: not a fair test of robustness to it

@@ -19,8 +19,14 @@ RANK_COLUMNS = (
     "rank", "run", "arch", "aug", "epochs", "mIoU", "95% CI", "pixel acc", "mean acc",
     "Δ points", "Δ 95% CI", "p", "s/epoch",
 )  # fmt: skip
+CELL_COLUMNS = ("arm", "measure", "kind", "frames", "seeds", "arm mean", "baseline mean", "Δ points",
+                "Δ 95% CI", "p", "Holm p", "P(arm > base)", "verdict", "withheld")  # fmt: skip
 CONDITION_COLUMNS = ("condition", "images", "arm", "baseline mIoU", "arm mIoU", "Δ points", "Δ 95% CI",
                      "p", "Holm p")  # fmt: skip
+
+
+def _finite(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
 
 
 def pts(x: float | None) -> str:
@@ -120,3 +126,87 @@ def condition_markdown(conditions: Sequence[dict[str, Any]], baseline: str) -> l
         *markdown_table(CONDITION_COLUMNS, condition_rows(conditions), ("condition", "arm", "Δ 95% CI")),
         "",
     ]
+
+
+# ------------------------------------------------------------------------------- the table of cells
+
+
+def cell_row(cell: Any, baseline: str) -> dict[str, Any]:
+    """THE row of one (arm, measure) cell (cells.Cell), read, never computed: cells.csv (through flat_row),
+    --json's "cells" and report.md's cell table are all made of it. Fractions, not points; None where a
+    number does not exist (the baseline's own cell, a withheld test)."""
+    t = cell.test
+    tested = t is not None and t.tested
+    known = t is not None and math.isfinite(t.prob_improvement)
+    return {
+        "arm": cell.arm,
+        "baseline": baseline,
+        "measure": cell.measure.name,
+        "kind": cell.measure.kind,
+        "frames": cell.measure.frames,  # None: the whole split
+        "seeds": None if t is None else t.n,
+        "mean": _finite(cell.mean),
+        "baseline_mean": _finite(cell.base_mean),
+        "per_seed": {str(k): v for k, v in cell.per_seed.items()},
+        "baseline_per_seed": {str(k): v for k, v in cell.base_per_seed.items()},
+        "delta": None if t is None else _finite(t.delta),
+        "delta_ci": list(t.ci) if tested else None,
+        "p_value": None if t is None else _finite(t.p_value),
+        "p_holm": _finite(cell.p_holm),
+        "holm_family": cell.family,
+        "prob_improvement": None if t is None else _finite(t.prob_improvement),
+        "prob_improvement_ci": list(t.prob_improvement_ci) if t is not None and known else None,
+        "test": None if t is None else t.description,
+        "verdict": cell.word,
+        "reason": cell.withheld,  # why the cell carries no verdict (None: it does, or it is the baseline)
+        "notes": list(cell.notes),
+    }
+
+
+def cell_rows(table: Any) -> list[dict[str, Any]]:
+    """Every cell of a study's table (cells.Table), measure by measure, as cell_row's rows."""
+    return [] if table is None else [cell_row(c, table.baseline) for c in table.cells.values()]
+
+
+def p_cell(p: float | None) -> str:
+    """A p-value as the cell table shows it: '0.012', '< 0.001', '—' when there is none."""
+    return "—" if p is None else "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def cell_text_row(row: dict[str, Any]) -> list[str]:
+    """One cell_row in CELL_COLUMNS, as text (report.md)."""
+    ci, pi = row["delta_ci"], row["prob_improvement"]
+    return [
+        row["arm"],
+        row["measure"],
+        row["kind"],
+        "all" if row["frames"] is None else str(row["frames"]),
+        "" if row["seeds"] is None else str(row["seeds"]),
+        fmt_number(row["mean"]),
+        fmt_number(row["baseline_mean"]),
+        pts(row["delta"]) if row["arm"] != row["baseline"] else "—",
+        f"{pts(ci[0])} to {pts(ci[1])}" if ci else "—",
+        p_cell(row["p_value"]),
+        p_cell(row["p_holm"]),
+        "—" if pi is None else f"{pi:.2f}",
+        row["verdict"],
+        row["reason"] or "",
+    ]
+
+
+def cells_markdown(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """report.md's section of every cell (cell_rows), one line each; [] without cells."""
+    if not rows:
+        return []
+    family = max(r["holm_family"] for r in rows)
+    return [
+        "## Every cell: one judgement per (arm, measure)",
+        "",
+        f"Each arm against the baseline arm **{rows[0]['baseline']}** on every measure of the study: one "
+        f"arm test, one withholding rule, one Holm family over the {family} cells with a verdict. Means are "
+        "the measure's score (mIoU), differences in its points. cells.csv holds every number of this table.",
+        "",
+        *markdown_table(CELL_COLUMNS, [cell_text_row(r) for r in rows], ("arm", "measure", "kind", "Δ 95% CI",
+                                                                         "verdict", "withheld")),
+        "",
+    ]  # fmt: skip
