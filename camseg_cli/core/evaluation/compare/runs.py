@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.evaluation.scoring.evaluate import evaluate_checkpoint, split_settings, write_reports
+from camseg_cli.core.evaluation.scoring.eval_files import write_reports
+from camseg_cli.core.evaluation.scoring.evaluate import evaluate_checkpoint, split_settings
 from camseg_cli.core.evaluation.scoring.result_cache import cached_result, distinct_files
 from camseg_cli.core.evaluation.scoring.results import EvalResult
 from camseg_cli.core.model.checkpoint import load_checkpoint, run_name

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from camseg_cli.core.evaluation.scoring.config import Corruption, EvalConfig
-from camseg_cli.core.evaluation.scoring.evaluate import evaluate_checkpoint, write_reports
+from camseg_cli.core.evaluation.scoring.eval_files import write_reports
+from camseg_cli.core.evaluation.scoring.evaluate import evaluate_checkpoint
 from camseg_cli.core.evaluation.scoring.result_cache import report_stem
 from camseg_cli.core.evaluation.scoring.results import EvalResult
 from camseg_cli.core.evaluation.scoring.robustness import Robustness, robustness, write_robustness

@@ -21,7 +21,8 @@ import numpy as np
 from camseg_cli.core.choices import CORRUPTION_FAMILIES
 from camseg_cli.core.data.corruption.suite import Corruptor, family_of
 from camseg_cli.core.errors import CamsegError
-from camseg_cli.core.evaluation.scoring.evaluate import evaluate_passes, split_settings, write_reports
+from camseg_cli.core.evaluation.scoring.eval_files import write_reports
+from camseg_cli.core.evaluation.scoring.evaluate import evaluate_passes, split_settings
 from camseg_cli.core.evaluation.scoring.result_cache import cached_result, report_stem, save_cache
 from camseg_cli.core.evaluation.scoring.results import EvalResult
 from camseg_cli.core.files import pyplot, save_figure, write_csv, write_json
