@@ -388,3 +388,20 @@ def test_the_arms_plot_holds_every_seed_and_every_difference_interval():
     assert any(
         min(ln.get_xdata()) == pytest.approx(lo) and max(ln.get_xdata()) == pytest.approx(hi) for ln in red
     )
+
+
+def test_min_effect_changes_the_run_against_run_words_as_it_does_for_arms():
+    """One verdict rule (study.decide): a significant difference whose whole CI lies within
+    +-min_effect points is 'negligible' for two checkpoints too, not 'better'."""
+    from camseg_cli.core.evaluation.compare.pairs import Paired
+    from camseg_cli.core.evaluation.scoring.bootstrap import draw_test
+    from camseg_cli.core.evaluation.stats.study import ArmTest, decision
+
+    draws = np.linspace(0.001, 0.003, 1000)  # +0.1 to +0.3 points, every draw above 0
+    p = Paired(0.002, draw_test(draws))
+    run, base = SimpleNamespace(name="other"), SimpleNamespace(name="base")
+    assert verdict(run, base, p, min_effect=0.0).startswith("better than base by 0.2")
+    assert verdict(run, base, p, min_effect=0.5).startswith("negligible: +0.2")
+    assert verdict(run, base, p, min_effect=0.2).startswith("better")  # CI reaches past +0.2
+    arm = ArmTest(0.002, p.ci, 0.001, "paired t", n=3)  # the same interval as an arm test
+    assert decision(arm, None, 0.0) == "better" and decision(arm, None, 0.5) == "negligible"

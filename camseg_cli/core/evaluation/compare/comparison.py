@@ -32,7 +32,11 @@ from camseg_cli.core.evaluation.compare.verdicts import (
 
 
 def results_frame(
-    runs: Sequence[Run], bases: dict[str, Run], paired: dict[str, Paired], arm_of: dict[str, str]
+    runs: Sequence[Run],
+    bases: dict[str, Run],
+    paired: dict[str, Paired],
+    arm_of: dict[str, str],
+    min_effect: float = MIN_EFFECT,
 ) -> pd.DataFrame:
     """One row per run, best mIoU first; each run against its baseline run (same seed where there is one)."""
     rows = []
@@ -62,7 +66,7 @@ def results_frame(
                 "delta_hi": p.ci[1],
                 "p_value": p.p_value,
                 "p_text": "" if r is base else p.test.p_text(),  # "p=0.012", "p < 0.002", "no test"
-                "verdict": verdict(r, base, p),
+                "verdict": verdict(r, base, p, min_effect),
                 "never_labelled": ", ".join(r.result.unlabelled_names()),  # predicted, IoU 0 in the mean
                 "checkpoint": str(r.path),
                 "cached": r.cached,
@@ -197,7 +201,7 @@ def compare(
         runs=runs,
         baseline=base_arm.runs[0],
         paired=paired,
-        results=results_frame(runs, bases, paired, arm_of),
+        results=results_frame(runs, bases, paired, arm_of, min_effect),
         per_class=per_class,
         shifts=class_shifts(arm_means(per_class, arms), base_arm.name),
         arms=judged,

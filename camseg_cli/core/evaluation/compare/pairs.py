@@ -25,6 +25,7 @@ from camseg_cli.core.evaluation.scoring.bootstrap import (
     resampled_scores,
 )
 from camseg_cli.core.evaluation.scoring.results import EvalResult
+from camseg_cli.core.evaluation.stats.study import decide
 
 
 @dataclass(frozen=True)
@@ -72,15 +73,18 @@ def paired_bootstrap(
     return Paired(float(delta), test, "" if test.tested else "no resample had a labelled pixel")
 
 
-def verdict(run: Any, base: Any, p: Paired) -> str:
-    """One sentence a person can act on."""
+def verdict(run: Any, base: Any, p: Paired, min_effect: float = 0.0) -> str:
+    """One sentence a person can act on, by the same rule as every arm cell (study.decide): a difference
+    whose whole CI lies within +-`min_effect` points is negligible."""
     if run is base:
         return "baseline"
     points = 100 * p.delta
     if not p.test.tested:
         return f"not tested ({p.reason}): {points:+.1f} mIoU points vs {base.name}"
     ci = f"95% CI {100 * p.ci[0]:+.1f} to {100 * p.ci[1]:+.1f} points"
-    if p.within_noise:
+    kind = decide(True, p.delta, p.ci, p.test.significant, min_effect)
+    if kind == "negligible":
+        return f"negligible: {points:+.1f} mIoU points vs {base.name} ({ci}, within +-{min_effect:g})"
+    if kind == "within noise":
         return f"within noise: {points:+.1f} mIoU points vs {base.name} ({ci} includes 0, {p.test.p_text()})"
-    word = "better" if p.delta > 0 else "worse"
-    return f"{word} than {base.name} by {abs(points):.1f} mIoU points ({ci}, {p.test.p_text()})"
+    return f"{kind} than {base.name} by {abs(points):.1f} mIoU points ({ci}, {p.test.p_text()})"

@@ -196,15 +196,22 @@ def holm(p_values: Sequence[float | None]) -> list[float | None]:
     return out
 
 
-def decision(test: ArmTest, p_adjusted: float | None, min_effect: float) -> str:
-    """The verdict's kind: 'better', 'worse', 'negligible', 'within noise' or 'no verdict';
-    `p_adjusted` is the p the verdict uses (Holm's with several arms), `min_effect` in points."""
-    if not test.verdict_allowed:
+def decide(allowed: bool, delta: float, ci: tuple[float, float], significant: bool, min_effect: float) -> str:
+    """The one verdict rule, for any test of a difference in mIoU (fractions): 'no verdict' unless
+    `allowed`; 'negligible' when the whole CI lies within +-`min_effect` points; 'better'/'worse' when
+    `significant`; else 'within noise'."""
+    if not allowed:
         return "no verdict"
-    lo, hi = test.ci
+    lo, hi = ci
     if -min_effect / 100 <= lo and hi <= min_effect / 100:
         return "negligible"
-    p = test.p_value if p_adjusted is None else p_adjusted
-    if p < 1 - test.level - 1e-12:
-        return "better" if test.delta > 0 else "worse"
+    if significant:
+        return "better" if delta > 0 else "worse"
     return "within noise"
+
+
+def decision(test: ArmTest, p_adjusted: float | None, min_effect: float) -> str:
+    """The verdict's kind for an arm test: 'better', 'worse', 'negligible', 'within noise' or 'no verdict';
+    `p_adjusted` is the p the verdict uses (Holm's with several arms), `min_effect` in points."""
+    p = test.p_value if p_adjusted is None else p_adjusted
+    return decide(test.verdict_allowed, test.delta, test.ci, p < 1 - test.level - 1e-12, min_effect)
