@@ -48,3 +48,67 @@ def test_corruption_benchmark_times_every_corruption_beside_the_read_and_a_corru
     r = bench_corrupt.eval_times(tmp_path, 1, (32, 48), 3)
     assert r["eval_clean_s"] > 0 and len(r["eval_per_pass"]) == 21
     assert r["eval_corrupted_s"] == pytest.approx(sum(r["eval_per_pass"].values()))
+
+
+def _shared_cpu():
+    return pytest.importorskip("bench_shared_cpu")
+
+
+def _src(tmp_path: Path) -> Path:
+    (tmp_path / "before" / "camseg_cli").mkdir(parents=True)
+    return tmp_path / "before"
+
+
+def test_shared_cpu_benchmark_runs_the_issues_case_on_the_data_it_is_given(tmp_path, capsys):
+    bench = _shared_cpu()
+    data = tmp_path / "camvid"
+    data.mkdir()
+    argv = ["--before-src", str(_src(tmp_path)), "--data", str(data), "--size", "96x128", "--layout", "index"]
+    a = bench.parse(argv)
+    train, evaluate = bench.commands(a, a.data, tmp_path / "out")
+    expected = ["train", "--data", str(data), "--layout", "index", "--arch", "mobilenet_v3_large"]
+    expected += ["--weights", "none", "--epochs", "2", "--batch-size", "8", "--size", "96x128", "--device"]
+    assert train[: len(expected) + 1] == [*expected, "cpu"]
+    assert "--aug" in train and train[train.index("--aug") + 1] == "none" and "--workers" not in train
+    assert evaluate[:8] == ["evaluate", str(tmp_path / "out" / bench.CHECKPOINT), "--data", str(data)] + [
+        "--layout",
+        "index",
+        "--split",
+        "val",
+    ]
+    bench.main([*argv, "--dry-run"])  # prints the two commands and runs nothing
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[:2] for line in lines] == [["camseg", "train"], ["camseg", "evaluate"]]
+    assert f"--data {data}" in lines[0] and "--size 96x128" in lines[0]
+
+
+def test_shared_cpu_benchmark_refuses_a_missing_folder_in_one_line(tmp_path, capsys):
+    bench = _shared_cpu()
+    for argv in (
+        ["--before-src", str(_src(tmp_path)), "--data", str(tmp_path / "absent")],
+        ["--before-src", str(tmp_path)],  # a folder without camseg_cli/
+    ):
+        with pytest.raises(SystemExit) as e:
+            bench.parse(argv)
+        assert e.value.code == 2
+        said = capsys.readouterr().err.strip().splitlines()[-1]
+        assert ": error: --" in said and "not a folder" in said or "no camseg_cli" in said, said
+
+
+def test_shared_cpu_benchmark_table_is_medians_and_ratios_to_alone():
+    bench = _shared_cpu()
+    times = {"camseg": {0: [(10.0, 4.0), (12.0, 6.0), (11.0, 5.0)], 1: [(22.0, 15.0)]}}
+    rows = bench.table(times)
+    assert [(r["busy"], r["train_s"], r["eval_s"]) for r in rows] == [(0, 11.0, 5.0), (1, 22.0, 15.0)]
+    assert (rows[0]["train_x"], rows[1]["train_x"], rows[1]["eval_x"]) == (1.0, 2.0, 3.0)
+
+
+@pytest.mark.slow
+def test_shared_cpu_benchmark_quick_mode_trains_and_evaluates_beside_a_busy_process(tmp_path, capsys):
+    bench = _shared_cpu()
+    root = Path(__file__).resolve().parents[1]
+    bench.main(["--before-src", str(root), "--quick", "--busy", "0,1", "--json"])
+    doc = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    cells = {(r["variant"], r["busy"]) for r in doc["rows"]}
+    assert cells == {(v, b) for v in ("camseg", "before") for b in (0, 1)}
+    assert all(r["train_s"] > 0 and r["eval_s"] > 0 and len(r["runs"]) == 1 for r in doc["rows"])

@@ -5,9 +5,33 @@ from __future__ import annotations
 
 import pytest
 
+from camseg_cli.cli import app
 from camseg_cli.core import cpus
 from camseg_cli.core.errors import CamsegError
 from tests.test_cli import _probe
+
+# Commands whose work is not torch's, OpenCV's or BLAS's threads: everything else must take --threads.
+NOT_COMPUTING = {
+    "download": "network and disk: a transfer, a checksum and an archive extraction",
+    "synth": "renders in --workers processes of single-threaded numpy and PIL",
+}
+COMPUTING = sorted(c.name for c in app.registered_commands if c.name not in NOT_COMPUTING)
+
+
+def _options(name: str) -> set[str]:
+    import typer
+
+    group = typer.main.get_command(app)
+    return {opt for p in group.commands[name].params for opt in getattr(p, "opts", [])}
+
+
+def test_every_computing_command_takes_threads():
+    names = {c.name for c in app.registered_commands}
+    assert set(NOT_COMPUTING) <= names, "an exempt command was renamed or removed: update NOT_COMPUTING"
+    assert {"train", "evaluate", "stats", "augment-preview", "corrupt-preview"} <= set(COMPUTING)
+    lacking = [name for name in COMPUTING if "--threads" not in _options(name)]
+    assert lacking == [], f"computing commands without --threads: {lacking}"
+    assert [n for n in NOT_COMPUTING if "--threads" in _options(n)] == []  # then it belongs in COMPUTING
 
 
 @pytest.fixture
@@ -89,7 +113,11 @@ def test_a_bad_threads_answers_in_one_line_before_torch_loads(tmp_path):
         ["predict", str(ckpt), str(tmp_path), "--threads", "abc"],
         ["export", str(ckpt), "--format", "onnx", "--threads", "x"],
         ["compare", str(ckpt), str(ckpt), "--threads", "0"],
+        ["stats", "--data", str(tmp_path), "--threads", "0"],
+        ["augment-preview", "--data", str(tmp_path), "--threads", "-2"],
+        ["corrupt-preview", "--data", str(tmp_path), "--threads", "two"],
     ]
+    assert {argv[0] for argv in argvs} == set(COMPUTING)  # every computing command is probed
     for run in _probe(argvs):
         said = " ".join(run["output"].split())
         assert run["code"] == 1, (run["argv"], said)
@@ -97,45 +125,73 @@ def test_a_bad_threads_answers_in_one_line_before_torch_loads(tmp_path):
         assert run["heavy"] == [], (run["argv"], run["heavy"])
 
 
-def test_train_records_its_thread_count_in_config_json(tmp_path):
+def _train_config(tmp_path, *extra: str) -> dict:
+    """A one-epoch CPU run on six synthetic images; its config.json."""
     import json
 
     import torch
     from typer.testing import CliRunner
 
-    from camseg_cli.cli import app
     from camseg_cli.core.data.sources.synthetic import write_dataset
 
     data = write_dataset(tmp_path / "data", "rgb", images=6, size=(32, 48), seed=0)
+    args = ["train", "--data", str(data), "--out", str(tmp_path / "out"), "--arch", "mobilenet_v3_large"]
+    args += ["--size", "32x48", "--batch-size", "2", "--epochs", "1", "--weights", "none", "--quiet"]
     before = torch.get_num_threads()
     try:
-        args = [
-            "train",
-            "--data",
-            str(data),
-            "--out",
-            str(tmp_path / "out"),
-            "--arch",
-            "mobilenet_v3_large",
-            "--size",
-            "32x48",
-            "--batch-size",
-            "2",
-            "--epochs",
-            "1",
-            "--weights",
-            "none",
-            "--workers",
-            "0",
-            "--quiet",
-            "--device",
-            "cpu",
-            "--threads",
-            "1",
-        ]
-        done = CliRunner().invoke(app, args)
+        done = CliRunner().invoke(app, [*args, "--device", "cpu", *extra])
         assert done.exit_code == 0, done.output
     finally:
         torch.set_num_threads(before)
-    config = json.loads((tmp_path / "out" / "runs" / "mobilenet_v3_large-none" / "config.json").read_text())
-    assert config["threads"] == 1
+    return json.loads((tmp_path / "out" / "runs" / "mobilenet_v3_large-none" / "config.json").read_text())
+
+
+def test_train_records_its_thread_count_in_config_json(tmp_path):
+    assert _train_config(tmp_path, "--workers", "0", "--threads", "1")["threads"] == 1
+
+
+def test_loader_workers_take_a_cpu_each_and_the_main_process_the_rest(four, tmp_path):
+    absent = tmp_path / "absent"
+    assert cpus.choose_threads(None, {}, absent, workers=0).compute == 4
+    assert cpus.choose_threads(None, {}, absent, workers=1).compute == 3
+    assert cpus.choose_threads(None, {}, absent, workers=4).compute == 1
+    assert cpus.choose_threads(None, {}, absent, workers=6).compute == 1  # at least one
+    quota = cpus.choose_threads(None, {}, _quota(tmp_path, "200000 100000"), workers=1)
+    assert quota.compute == 1 and quota.source.startswith("cgroup cpu.max")
+    assert cpus.choose_threads(None, {"OMP_NUM_THREADS": "4"}, absent, workers=2).compute == 4  # kept
+    assert cpus.choose_threads("4", {}, absent, workers=2).compute == 4  # as asked
+
+
+def test_train_gives_its_main_process_the_cpus_its_workers_leave(four, monkeypatch, tmp_path):
+    for name in ("OMP_NUM_THREADS", "SLURM_CPUS_PER_TASK"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(cpus, "cgroup_cpus", lambda path=None: None)
+    assert _train_config(tmp_path / "one", "--workers", "1")["threads"] == 3  # 4 CPUs, one worker
+    assert _train_config(tmp_path / "default")["threads"] == 1  # default: 4 workers on 4 CPUs
+
+
+def _cv2_threads_after(value: str | None, env: dict[str, str]) -> int:
+    """cv2.getNumThreads() in a fresh interpreter after use_threads(value): OpenCV sizes its pool at load."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import sys; from camseg_cli.core.cpus import use_threads; use_threads(sys.argv[1] or None); "
+    code += "import cv2; print(cv2.getNumThreads())"
+    clean = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", cpus.OPENCV_THREADS)}
+    done = subprocess.run(
+        [sys.executable, "-c", code, value or ""],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout)
+
+
+def test_opencv_takes_the_thread_count_unless_the_user_set_its_own():
+    assert _cv2_threads_after("1", {}) == 1
+    assert _cv2_threads_after(None, {"OMP_NUM_THREADS": "1"}) == 1  # the user's OpenMP count, OpenCV too
+    assert _cv2_threads_after(None, {"OMP_NUM_THREADS": "1", cpus.OPENCV_THREADS: "3"}) == 3  # kept
+    assert _cv2_threads_after("2", {cpus.OPENCV_THREADS: "3"}) == 2  # --threads is the more specific

@@ -9,13 +9,14 @@ import typer
 from camseg_cli.app import command, console, err_console
 from camseg_cli.core.checks import check_options
 from camseg_cli.core.choices import AUG_PRESETS
+from camseg_cli.core.cpus import use_threads
 from camseg_cli.core.data.augment.names import is_pipeline, split_sweep
 from camseg_cli.core.data.sources.layouts import READ_LAYOUTS, open_dataset
 from camseg_cli.core.data.sources.samples import SPLITS
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.sizes import parse_size
 from camseg_cli.core.suggest import check_choice, check_data_folder, check_out
-from camseg_cli.options import DATA, LAYOUT, OUT
+from camseg_cli.options import DATA, LAYOUT, OUT, THREADS
 
 
 @command("augment-preview")
@@ -38,9 +39,11 @@ def augment_preview_cmd(
     write: Path = typer.Option(
         None, "--write", help="Write the --aug preset as a pipeline file (.json/.yaml) and stop."
     ),
+    threads: str = THREADS,
 ) -> None:
     """Show what each augmentation does: image and mask must still line up in every cell (the grid goes to
     OUT/augment-preview.png)."""
+    use_threads(threads)  # before albumentations loads OpenCV: it reads its thread count once
     augs = split_sweep(aug)  # names, split and folder checked before albumentations loads
     hw = parse_size(size)
     if write is not None:

@@ -6,10 +6,11 @@ import typer
 
 from camseg_cli.app import command, console
 from camseg_cli.core.choices import CORRUPTION_FAMILIES
+from camseg_cli.core.cpus import use_threads
 from camseg_cli.core.data.corruption.names import parse_corrupt
 from camseg_cli.core.data.sources.layouts import open_dataset
 from camseg_cli.core.data.sources.samples import SPLITS
-from camseg_cli.options import DATA_REQUIRED, LAYOUT
+from camseg_cli.options import DATA_REQUIRED, LAYOUT, THREADS
 
 
 @command("corrupt-preview")
@@ -23,8 +24,10 @@ def corrupt_preview_cmd(
     index: int = typer.Option(0, "--index", help="Which frame of the split."),
     seed: int = typer.Option(0, "--seed", help="Seed of the corruptions' random draws."),
     output: str = typer.Option("out/corrupt-preview.png", "--out", "--output", help="PNG to write."),
+    threads: str = THREADS,
 ) -> None:
     """Show what each corruption does at severities 1-5 on one frame."""
+    use_threads(threads)  # before OpenCV loads: it reads its thread count once
     names = parse_corrupt(corrupt)  # before the heavy libraries load
     from camseg_cli.core.data.corruption.preview import write_corrupt_preview
 

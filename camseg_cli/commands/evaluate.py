@@ -204,7 +204,9 @@ def evaluate_cmd(
     threads: str = THREADS,
 ) -> None:
     """Score a checkpoint on a dataset split at each label's own resolution; reports go to OUT/eval/."""
-    use_threads(threads)  # before torch loads: OpenMP reads its thread count once
+    # before torch loads: OpenMP reads its thread count once; --workers take a CPU each (default none
+    # on CPU; on CUDA the main process computes little)
+    use_threads(threads, workers or 0)
     cfg = EvalConfig(
         data, split, layout, split_by, val_sequences, test_sequences, condition, class_map, skip_bad,
         batch_size, device, workers, cache, bootstrap, seed, out,

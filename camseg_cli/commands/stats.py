@@ -11,6 +11,7 @@ from rich.table import Table
 from camseg_cli.app import command, console, print_json
 from camseg_cli.core.checks import check_options
 from camseg_cli.core.choices import DARK_THRESHOLD, VOID_TAG
+from camseg_cli.core.cpus import use_threads
 from camseg_cli.core.data.sources import splits as core_splits
 from camseg_cli.core.data.sources.layouts import READ_LAYOUTS, open_dataset
 from camseg_cli.core.data.sources.samples import DatasetInfo
@@ -24,6 +25,7 @@ from camseg_cli.options import (
     QUIET,
     SPLIT_BY,
     TEST_SEQUENCES,
+    THREADS,
     VAL_SEQUENCES,
 )
 from camseg_cli.progress import Reporter
@@ -127,8 +129,10 @@ def stats_cmd(
     ),
     as_json: bool = AS_JSON,
     quiet: bool = QUIET,
+    threads: str = THREADS,
 ) -> None:
     """Class pixel counts and frequencies per split, class weights, and a dark-image report (OUT/stats/)."""
+    use_threads(threads)  # before numpy's BLAS and OpenCV load: they read their thread counts once
     check_data_folder("--data", data)
     check_out(out)
     if layout is not None:

@@ -17,8 +17,9 @@ from rich.table import Table
 from camseg_cli.app import command, console, err_console
 from camseg_cli.core.checks import check_options, parse_seeds
 from camseg_cli.core.choices import ARCHS, AUG_PRESETS, LOGS, OPTIMIZERS, SCHEDULES, WEIGHTS
-from camseg_cli.core.cpus import use_threads
+from camseg_cli.core.cpus import parse_threads, use_threads
 from camseg_cli.core.data.sources.layouts import open_dataset
+from camseg_cli.core.model.device import default_train_workers
 from camseg_cli.core.sizes import parse_size
 from camseg_cli.options import (
     CACHE,
@@ -187,7 +188,7 @@ def train_cmd(
         workers=workers,
     )
     hw = parse_size(size)
-    ctx.params["threads"] = use_threads(threads)  # before torch loads; the count goes to config.json
+    parse_threads(threads)  # a bad --threads answers now; the count is applied once the workers are known
     # Light imports only until every option is checked: a typo answers before torch loads.
     from camseg_cli.core.train.config import TrainConfig
     from camseg_cli.core.train.config_file import merge_file, read_config_file
@@ -198,6 +199,10 @@ def train_cmd(
     fields["size"] = hw
     if config is not None:  # the file's settings, under the flags given on the command line
         fields, sweep, seeds = merge_file(read_config_file(config), fields, explicit, sweep, seeds)
+    workers_ = default_train_workers() if fields["workers"] is None else fields["workers"]
+    # before torch loads (OpenMP reads it once); the main process gets the CPUs the workers leave;
+    # the count goes to config.json
+    fields["threads"] = use_threads(fields["threads"], workers_)
     given = given_config(fields, resume)
 
     from camseg_cli.core.model.device import resolve_device

@@ -22,6 +22,7 @@ from pathlib import Path
 from camseg_cli.core.errors import CamsegError
 
 CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+OPENCV_THREADS = "OPENCV_FOR_THREADS_NUM"  # read once, when cv2 loads
 # A passive OpenMP wait (threads sleep instead of spinning) was measured: ratios to alone improved, but it
 # ran 2x slower alone and slower beside busy processes too, so it stays off (never set over a user's value)
 # (benchmarks/NOTES.md, "Shared CPU": the measurement behind this choice).
@@ -86,9 +87,13 @@ def parse_threads(value: str | int | None) -> int | None:
 
 
 def choose_threads(
-    value: str | int | None = None, environ: Mapping[str, str] | None = None, cpu_max: Path | str = CPU_MAX
+    value: str | int | None = None,
+    environ: Mapping[str, str] | None = None,
+    cpu_max: Path | str = CPU_MAX,
+    workers: int = 0,
 ) -> Threads:
-    """--threads if given, else the user's OMP_NUM_THREADS, else the CPUs this process may use."""
+    """--threads if given, else the user's OMP_NUM_THREADS, else the CPUs this process may use less one
+    per loader worker (at least one): each worker is a process of one torch and one OpenCV thread."""
     env = os.environ if environ is None else environ
     given = parse_threads(value)
     if given is not None:
@@ -97,19 +102,26 @@ def choose_threads(
     if user is not None:
         return Threads(user, "OMP_NUM_THREADS")
     n, source = usable(env, cpu_max)
+    if workers > 0:
+        return Threads(max(1, n - workers), f"{source} less {workers} loader worker(s)")
     return Threads(n, source)
 
 
-def use_threads(value: str | int | None = None) -> int:
-    """Check --threads and apply the chosen count: through the environment when torch has not loaded
-    yet (OpenMP reads it once, at load), else through torch directly. Returns the count, for config.json."""
-    t = choose_threads(value)
+def use_threads(value: str | int | None = None, workers: int = 0) -> int:
+    """Check --threads and apply the chosen count (`workers`: the loader processes beside the main one):
+    through the environment when torch has not loaded yet (OpenMP reads it once, at load), else through
+    torch directly. Returns the count, for config.json."""
+    t = choose_threads(value, workers=workers)
     if "torch" in sys.modules:  # tests, or a library caller: the runtime is up, set it directly
         set_torch_threads(t.compute)
         return t.compute
     if t.source != "OMP_NUM_THREADS":
         os.environ["OMP_NUM_THREADS"] = str(t.compute)
         os.environ["MKL_NUM_THREADS"] = str(t.compute)
+    # OpenCV's pthreads pool ignores OMP_NUM_THREADS and sizes itself from the machine at load; its own
+    # variable is kept when a user set it, unless --threads asks otherwise.
+    if t.source == "--threads" or OPENCV_THREADS not in os.environ:
+        os.environ[OPENCV_THREADS] = str(t.compute)
     if PASSIVE_WAIT:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     return t.compute
@@ -131,8 +143,9 @@ def set_torch_threads(n: int) -> None:
         cv2.setNumThreads(n)
 
 
-def worker_threads() -> None:
-    """In a loader worker: one torch thread and one OpenCV thread; the workers are the parallelism."""
+def worker_threads(_: int = 0) -> None:
+    """In a loader worker (a DataLoader's worker_init_fn): one torch thread and one OpenCV thread; the
+    workers are the parallelism."""
     import cv2
     import torch
 

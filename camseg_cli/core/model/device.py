@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
+from camseg_cli.core.cpus import usable
 from camseg_cli.core.errors import CamsegError
 from camseg_cli.core.suggest import check_device
 
@@ -46,15 +46,12 @@ def default_batch_size(device: torch.device) -> int:
 
 def default_workers(device: torch.device) -> int:
     """Image-loading processes: none on CPU (they would take cores from the model), a few on CUDA."""
-    return 0 if device.type == "cpu" else min(4, os.cpu_count() or 1)
+    return 0 if device.type == "cpu" else min(4, usable_cpus())
 
 
 def usable_cpus() -> int:
-    """CPUs this process may run on (a container's or taskset's limit, not the machine's count)."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+    """CPUs this process may use (affinity, cgroup quota, Slurm: a job's limit, not the machine's count)."""
+    return usable()[0]
 
 
 def default_train_workers() -> int:

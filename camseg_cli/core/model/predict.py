@@ -21,6 +21,7 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from camseg_cli.core.choices import PREDICT_OUTPUTS as OUTPUTS
+from camseg_cli.core.cpus import worker_threads
 from camseg_cli.core.data.classes.maps import ClassMap
 from camseg_cli.core.data.loading.readahead import ReadAhead
 from camseg_cli.core.data.loading.tensors import resize_image
@@ -256,7 +257,9 @@ def predict_files(
     dtype = amp_dtype(dev)
     dataset = _Images([p for p, _ in items], ckpt["image_size"])
     workers = default_workers(dev) if workers is None else workers
-    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=_collate)
+    loader = DataLoader(
+        dataset, batch_size, num_workers=workers, collate_fn=_collate, worker_init_fn=worker_threads
+    )
     source = loader if workers else ReadAhead(loader)  # without workers, read on a thread
     batches = track(source, f"predict {run_name(ckpt)}") if track else source
     start = time.perf_counter()
