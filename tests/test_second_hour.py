@@ -234,12 +234,9 @@ def test_train_help_names_every_layout_it_reads():
     assert "original" in data_help
 
 
-def test_predict_counts_every_file_it_writes_legend_included(data, tmp_path):
-    out = tmp_path / "out"
-    assert train(data, out).exit_code == 0
-    result = runner.invoke(
-        app, ["predict", str(out / f"{RUN}.pt"), str(data / "test"), "--out", str(tmp_path / "p"), "-q"]
-    )
+def test_predict_counts_every_file_it_writes_legend_included(tiny_study, tmp_path):
+    ckpt, images = tiny_study.checkpoint("none", 0), tiny_study.data / "test"
+    result = runner.invoke(app, ["predict", str(ckpt), str(images), "--out", str(tmp_path / "p"), "-q"])
     assert result.exit_code == 0, result.output
     written = [p for p in (tmp_path / "p").rglob("*") if p.is_file()]
     assert (tmp_path / "p" / "legend.png") in written
