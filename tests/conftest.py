@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -104,3 +106,86 @@ def write_layout(root: Path, layout: str, splits: dict, classes: ClassMap) -> Pa
 @pytest.fixture
 def camvid32() -> ClassMap:
     return preset("camvid32")
+
+
+# ------------------------------------------------------------------------------- the shared tiny study
+
+STUDY_ARCH = "mobilenet_v3_large"
+STUDY_AUGS = ("none", "flip")
+STUDY_SEEDS = (0, 1, 2)
+
+
+@dataclass(frozen=True)
+class TinyStudy:
+    """A finished study (2 augs x 3 seeds of 1-epoch runs) on 8 synthetic images: read it, never write.
+
+    Tests that write (compare's reports, --resume, a retraining) work on `.copy(tmp_path)`."""
+
+    data: Path  # the dataset `camseg synth` wrote
+    out: Path  # the study's --out: <run>.pt and runs/<run>/ per run
+    train_args: tuple[str, ...]  # the `camseg train` arguments that made it, --out included
+    arch: str = STUDY_ARCH
+    augs: tuple[str, ...] = STUDY_AUGS
+    seeds: tuple[int, ...] = STUDY_SEEDS
+
+    def run(self, aug: str, seed: int) -> str:
+        return f"{self.arch}-{aug}-s{seed}"
+
+    def checkpoint(self, aug: str, seed: int) -> Path:
+        return self.out / f"{self.run(aug, seed)}.pt"
+
+    def checkpoints(self) -> list[Path]:
+        return [self.checkpoint(a, s) for a in self.augs for s in self.seeds]
+
+    def run_dir(self, aug: str, seed: int) -> Path:
+        return self.out / "runs" / self.run(aug, seed)
+
+    def copy(self, dest: Path) -> TinyStudy:
+        """The study's output folder under dest (the data stays shared: read it only). Checkpoints are hard
+        links where the file system allows: camseg replaces files atomically (temp file + rename), so a
+        write in the copy never reaches the shared study, and the session's end check says if one did."""
+        out = dest / "out"
+        shutil.copytree(self.out, out, copy_function=_link_or_copy)
+        args = list(self.train_args)
+        args[args.index("--out") + 1] = str(out)
+        return replace(self, out=out, train_args=tuple(args))
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def listing(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file and folder under root with its size and modification time, to see what a test wrote."""
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*")}
+
+
+@pytest.fixture(scope="session")
+def tiny_study(tmp_path_factory) -> TinyStudy:
+    """One study for the whole session (about 12 s on one core), made only if some test asks for it. At the
+    end of the session it fails if any test wrote into it: tests must not depend on each other's writes."""
+    from typer.testing import CliRunner
+
+    from camseg_cli.cli import app
+
+    root = tmp_path_factory.mktemp("tiny-study")
+    data, out = root / "data", root / "out"
+    runner = CliRunner()
+    made = runner.invoke(app, ["synth", str(data), "--images", "8", "--size", "64x96", "--quiet"])
+    assert made.exit_code == 0, made.output
+    args = ("--data", str(data), "--out", str(out), "--aug", ",".join(STUDY_AUGS), "--sweep")
+    args += ("--seeds", " ".join(map(str, STUDY_SEEDS)), "--arch", STUDY_ARCH, "--weights", "none")
+    args += ("--size", "32x48", "--batch-size", "2", "--epochs", "1", "--device", "cpu", "--workers", "0")
+    trained = runner.invoke(app, ["train", *args, "--quiet"])
+    assert trained.exit_code == 0, trained.output
+    study = TinyStudy(data=data, out=out, train_args=args)
+    assert all(p.is_file() for p in study.checkpoints()), sorted(out.iterdir())
+    before = listing(root)
+    yield study
+    after = listing(root)
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    if changed:
+        pytest.fail(f"a test wrote into the shared tiny_study ({root}): {changed[:10]} — use .copy(tmp_path)")

@@ -98,7 +98,6 @@ def test_a_mistyped_option_is_refused_before_the_heavy_libraries_load(tmp_path):
     assert run["heavy"] == []
 
 
-@pytest.mark.slow
 def test_a_command_that_runs_loads_what_it_needs(tmp_path):
     """The lazy imports are not skipped imports: a command that runs still loads torch, then fails cleanly."""
     bad = tmp_path / "bad.pt"  # passes the cheap checks (it exists), so torch must load to read it

@@ -114,7 +114,6 @@ def _digest_in_a_fresh_process(hashseed: str) -> str:
     ).stdout
 
 
-@pytest.mark.slow
 def test_the_seed_is_a_stable_hash_not_pythons_salted_hash():
     assert _digest_in_a_fresh_process("1") == _digest_in_a_fresh_process("2")
     img = (np.arange(60 * 80 * 3) % 251).astype(np.uint8).reshape(60, 80, 3)

@@ -344,30 +344,39 @@ def test_train_without_skip_bad_stops_at_the_first_bad_sample(flawed, tmp_path):
     assert any(str(p) in line for p in flawed["bad"].values()), line
 
 
-@pytest.mark.slow
-def test_evaluate_skip_bad_scores_the_good_samples(flawed, skipped_run, tmp_path):
-    ckpt, bad = skipped_run["ckpt"], flawed["bad"]["test image"]
-    plain = invoke("evaluate", ckpt, "--bootstrap", "0", "--out", tmp_path / "a")
+@pytest.fixture
+def scorer(tiny_study, flawed) -> tuple[Path, list[str]]:
+    """A trained checkpoint of the session's study (tests/conftest.py; camvid32 like the flawed scenes),
+    and `--data` to score it on the flawed scenes: evaluating needs a checkpoint, not this module's run."""
+    return tiny_study.checkpoint("none", 0), ["--data", str(flawed["root"])]
+
+
+def test_evaluate_skip_bad_scores_the_good_samples(flawed, scorer, tmp_path):
+    (ckpt, data), bad = scorer, flawed["bad"]["test image"]
+    plain = invoke("evaluate", ckpt, *data, "--bootstrap", "0", "--out", tmp_path / "a")
     one_line_error(plain, str(bad), "not a readable image")
     assert files_under(tmp_path / "a") == []
-    result = invoke("evaluate", ckpt, "--bootstrap", "0", "--out", tmp_path / "b", "--skip-bad", "--json")
+    result = invoke(
+        "evaluate", ckpt, *data, "--bootstrap", "0", "--out", tmp_path / "b", "--skip-bad", "--json"
+    )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["images"] == 2 and bad.name in result.output and "1 of 3 test samples skipped" in result.output
 
 
-@pytest.mark.slow
-def test_compare_reuses_an_evaluation_made_with_skip_bad(flawed, skipped_run, tmp_path):
+def test_compare_reuses_an_evaluation_made_with_skip_bad(flawed, scorer, tiny_study, tmp_path):
     """Issue 14.8: the cache key covered every sample, so compare never reused a --skip-bad evaluation
     and re-evaluated without it, stopping on the bad sample."""
-    ckpt, out = skipped_run["ckpt"], tmp_path / "o"
-    made = invoke("evaluate", ckpt, "--bootstrap", "0", "--out", out, "--skip-bad")
+    (ckpt, data), out = scorer, tmp_path / "o"
+    made = invoke("evaluate", ckpt, *data, "--bootstrap", "0", "--out", out, "--skip-bad")
     assert made.exit_code == 0, made.output
-    result = invoke("compare", ckpt, "--out", out, "--bootstrap", "0", "--samples", "2", "--json", "--quiet")
+    result = invoke(
+        "compare", ckpt, *data, "--out", out, "--bootstrap", "0", "--samples", "2", "--json", "--quiet"
+    )
     assert result.exit_code == 0, result.output
     assert "1 evaluation(s) reused" not in result.stdout  # --json: the JSON alone
-    assert json.loads(result.stdout)["runs"][0]["run"] == RUN
-    again = invoke("compare", ckpt, "--out", out, "--bootstrap", "0", "--samples", "0")
+    assert json.loads(result.stdout)["runs"][0]["run"] == tiny_study.run("none", 0)
+    again = invoke("compare", ckpt, *data, "--out", out, "--bootstrap", "0", "--samples", "0")
     assert again.exit_code == 0 and "1 evaluation(s) reused" in again.stdout, again.output
     # mending the bad file changes the split's fingerprint: evaluated anew, now on all 3 images
     root = Path(shutil.copytree(flawed["root"], tmp_path / "data"))
@@ -377,24 +386,22 @@ def test_compare_reuses_an_evaluation_made_with_skip_bad(flawed, skipped_run, tm
     assert fresh.exit_code == 0 and json.loads(fresh.stdout)["images"] == 3, fresh.output
 
 
-@pytest.mark.slow
-def test_the_evaluation_cache_is_keyed_by_the_layout_it_read(skipped_run, flawed, tmp_path):
+def test_the_evaluation_cache_is_keyed_by_the_layout_it_read(scorer, tiny_study, tmp_path):
     from camseg_cli.core.evaluation.scoring.result_cache import cached_result
 
-    ckpt, out = skipped_run["ckpt"], tmp_path / "o"
-    made = invoke("evaluate", ckpt, "--bootstrap", "0", "--out", out, "--skip-bad", "--layout", "rgb")
+    (ckpt, data), out, run = scorer, tmp_path / "o", tiny_study.run("none", 0)
+    made = invoke("evaluate", ckpt, *data, "--bootstrap", "0", "--out", out, "--skip-bad", "--layout", "rgb")
     assert made.exit_code == 0, made.output
-    assert cached_result(ckpt, RUN, "test", out, layout="rgb") is not None
-    assert cached_result(ckpt, RUN, "test", out) is not None  # no layout asked for: the cached one
-    assert cached_result(ckpt, RUN, "test", out, layout="index") is None  # another layout: stale
+    assert cached_result(ckpt, run, "test", out, layout="rgb") is not None
+    assert cached_result(ckpt, run, "test", out) is not None  # no layout asked for: the cached one
+    assert cached_result(ckpt, run, "test", out, layout="index") is None  # another layout: stale
 
 
-@pytest.mark.slow
-def test_evaluate_skip_bad_with_every_sample_bad_is_one_clear_error(flawed, skipped_run, tmp_path):
+def test_evaluate_skip_bad_with_every_sample_bad_is_one_clear_error(flawed, scorer, tmp_path):
     root = Path(shutil.copytree(flawed["root"], tmp_path / "data"))
     for p in (root / "test").iterdir():
         p.write_bytes(b"")
-    result = invoke("evaluate", skipped_run["ckpt"], "--data", root, "--out", tmp_path / "o", "--skip-bad")
+    result = invoke("evaluate", scorer[0], "--data", root, "--out", tmp_path / "o", "--skip-bad")
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "error: every one of the 3 test samples is bad" in result.output
     assert files_under(tmp_path / "o") == []
@@ -551,15 +558,14 @@ def test_pickled_code_is_refused_by_every_command_and_never_runs(command, good, 
     assert not marker.exists()
 
 
-@pytest.mark.slow
-def test_resume_onto_data_with_other_classes_is_one_line(skipped_run, tmp_path):
+def test_resume_onto_data_with_other_classes_is_one_line(tiny_study, tmp_path):
     other = scenes(tmp_path / "c11", classes="camvid11")
-    out = skipped_run["out"]
-    before = sha(out / "runs" / RUN / "last.pt")
+    out, run = tiny_study.copy(tmp_path).out, tiny_study.run("none", 0)  # a finished camvid32 run
+    before = sha(out / "runs" / run / "last.pt")
     # --epochs 2: the saved run (1 epoch) is finished, so only an extension actually resumes it
-    result = invoke("train", "--resume", "--out", out, "--run", RUN, "--data", other, "--epochs", "2")
+    result = invoke("train", "--resume", "--out", out, "--run", run, "--data", other, "--epochs", "2")
     one_line_error(result, "classes differ")
-    assert sha(out / "runs" / RUN / "last.pt") == before
+    assert sha(out / "runs" / run / "last.pt") == before
 
 
 # ==================================================================================== interruptions

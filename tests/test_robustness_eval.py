@@ -72,7 +72,6 @@ def study(tmp_path_factory):
     return root, data, paths
 
 
-@pytest.mark.slow
 def test_evaluate_corrupt_scores_each_pass_and_reuses_the_cache(study, monkeypatch):
     root, data, paths = study
     out = root / "eval-out"
@@ -140,7 +139,6 @@ def test_evaluate_refuses_a_bad_spec_before_any_work(study):
     assert bad.exit_code == 1 and "--reference needs --corrupt" in bad.output
 
 
-@pytest.mark.slow
 def test_compare_corrupt_table_holm_and_trained_mark(study):
     root, _, paths = study
     out = root / "cmp-out"

@@ -160,11 +160,10 @@ def test_mistakes_answer_before_the_heavy_libraries_load_and_suggest_the_nearest
 # ---------------------------------------------------------------------------------- compare of one run
 
 
-@pytest.mark.slow
-def test_compare_with_one_checkpoint_describes_it_and_says_how_to_make_a_baseline(data, tmp_path):
-    out = tmp_path / "out"
-    assert train(data, out, "--aug", "flip").exit_code == 0
-    ckpt, config = out / f"{ARCH}-flip.pt", out / "runs" / f"{ARCH}-flip" / "config.json"
+def test_compare_with_one_checkpoint_describes_it_and_says_how_to_make_a_baseline(tiny_study, tmp_path):
+    out = tiny_study.copy(tmp_path).out  # one flip run of the session's study (tests/conftest.py)
+    run = tiny_study.run("flip", 0)
+    ckpt, config = out / f"{run}.pt", out / "runs" / run / "config.json"
     args = [str(ckpt), "--out", str(out), "--bootstrap", "50", "--samples", "0", "--device", "cpu"]
     scored = runner.invoke(app, ["evaluate", str(ckpt), "--out", str(tmp_path / "ev"), "--json", "-q"])
     miou = json.loads(scored.stdout)["miou"]
@@ -235,12 +234,9 @@ def test_train_help_names_every_layout_it_reads():
     assert "original" in data_help
 
 
-def test_predict_counts_every_file_it_writes_legend_included(data, tmp_path):
-    out = tmp_path / "out"
-    assert train(data, out).exit_code == 0
-    result = runner.invoke(
-        app, ["predict", str(out / f"{RUN}.pt"), str(data / "test"), "--out", str(tmp_path / "p"), "-q"]
-    )
+def test_predict_counts_every_file_it_writes_legend_included(tiny_study, tmp_path):
+    ckpt, images = tiny_study.checkpoint("none", 0), tiny_study.data / "test"
+    result = runner.invoke(app, ["predict", str(ckpt), str(images), "--out", str(tmp_path / "p"), "-q"])
     assert result.exit_code == 0, result.output
     written = [p for p in (tmp_path / "p").rglob("*") if p.is_file()]
     assert (tmp_path / "p" / "legend.png") in written

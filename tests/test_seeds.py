@@ -121,22 +121,18 @@ def test_a_double_launch_stops_with_the_holder_and_a_sweep_goes_on(data, tmp_pat
 
 
 @pytest.fixture(scope="module")
-def study(data, tmp_path_factory) -> dict:
-    """2 augs x 3 seeds of tiny runs, then compare over all six."""
-    out = tmp_path_factory.mktemp("study") / "out"
-    args = ["train", "--data", str(data), "--out", str(out), "--aug", "none,flip", "--sweep"]
-    trained = runner.invoke(app, [*args, "--seeds", "0,1,2", *TINY])
-    ckpts = sorted(out.glob("*.pt"))
+def study(tiny_study, tmp_path_factory) -> dict:
+    """The session's tiny study (2 augs x 3 seeds, tests/conftest.py) in a copy, compared over all six."""
+    copy = tiny_study.copy(tmp_path_factory.mktemp("study"))
+    out, ckpts = copy.out, sorted(copy.out.glob("*.pt"))
     compared = runner.invoke(
         app,
         ["compare", *map(str, ckpts), "--out", str(out), "--bootstrap", "200", "--samples", "0", "--json"],
     )
-    return {"out": out, "args": args, "trained": trained, "ckpts": ckpts, "compared": compared}
+    return {"out": out, "study": copy, "ckpts": ckpts, "compared": compared}
 
 
-@pytest.mark.slow
 def test_a_study_of_2_augs_x_3_seeds_compares_as_2_paired_arms(study):
-    assert study["trained"].exit_code == 0, study["trained"].output
     assert [p.stem for p in study["ckpts"]] == sorted(
         f"{ARCH}-{a}-s{s}" for a in ("none", "flip") for s in range(3)
     )
@@ -180,18 +176,31 @@ def test_a_study_of_2_augs_x_3_seeds_compares_as_2_paired_arms(study):
     assert "these test images, new training seeds" in report
 
 
-@pytest.mark.slow
-def test_rerunning_the_study_with_resume_skips_every_finished_run(study):
-    again = runner.invoke(app, [*study["args"], "--seeds", "0,1,2", *TINY, "--resume"])
+def test_rerunning_the_study_with_resume_skips_every_finished_run(tiny_study, tmp_path):
+    copy = tiny_study.copy(tmp_path)
+    files = [*copy.checkpoints(), *(copy.out / "runs").glob("*/last.pt")]
+    before = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in files}
+    again = runner.invoke(app, ["train", *copy.train_args, "--quiet", "--resume"])
     assert again.exit_code == 0, again.output
     assert again.stderr.count("already finished") == 6
+    assert {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in files} == before  # nothing written again
 
 
-@pytest.mark.slow
-def test_a_checkpoint_of_another_seed_is_never_silently_replaced(study, data):
-    out = study["out"]
+def test_a_checkpoint_of_another_seed_is_never_silently_replaced(tiny_study, tmp_path):
+    out = tiny_study.copy(tmp_path).out
     before = (out / f"{ARCH}-none-s0.pt").read_bytes()
-    args = ["train", "--data", str(data), "--out", str(out), "--run", f"{ARCH}-none-s0", "--seed", "7", *TINY]
+    args = [
+        "train",
+        "--data",
+        str(tiny_study.data),
+        "--out",
+        str(out),
+        "--run",
+        f"{ARCH}-none-s0",
+        "--seed",
+        "7",
+        *TINY,
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 1 and "seed 0 -> 7" in result.stderr and "--run" in result.stderr
     assert (out / f"{ARCH}-none-s0.pt").read_bytes() == before

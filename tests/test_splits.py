@@ -185,7 +185,6 @@ def test_leakage_counts_near_copies_in_the_given_split_and_none_by_sequence(tmp_
         leakage_report(info, threshold=65)
 
 
-@pytest.mark.slow
 def test_stats_cli_leakage_and_split_by_sequence(tmp_path: Path):
     root = _sequence_dataset(tmp_path / "d")
     out = tmp_path / "o"
