@@ -40,8 +40,9 @@ CORRUPT_SEED = typer.Option(0, "--corrupt-seed", help="Seed of the corruptions' 
 THREADS = typer.Option(
     None,
     "--threads",
-    help="Compute threads (default: the CPUs this process may use: affinity, cgroup quota, Slurm; a set "
-    "OMP_NUM_THREADS is kept). Loader workers run one thread each.",
+    help="Compute threads of the main process (default: the CPUs this process may use, from affinity, "
+    "cgroup quota and Slurm, less one per loader worker; a set OMP_NUM_THREADS is kept). Loader workers "
+    "run one thread each.",
 )
 
 # ---------------------------------------------------------------- the options most commands take

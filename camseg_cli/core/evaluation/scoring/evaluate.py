@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from torch.utils.data import DataLoader
 
+from camseg_cli.core.cpus import worker_threads
 from camseg_cli.core.data.classes.maps import ClassMap
 from camseg_cli.core.data.classes.remap import Remapped, lut_by_name, lut_from_file
 from camseg_cli.core.data.corruption.suite import CorruptedDataset, Corruptor
@@ -196,6 +197,7 @@ def evaluate_passes(
             num_workers=workers,
             collate_fn=collate_eval,
             pin_memory=dev.type == "cuda",
+            worker_init_fn=worker_threads if workers else None,  # each worker one torch, one OpenCV thread
         )
         source = loader if workers else ReadAhead(loader)  # without workers, read on a thread
         what = f"evaluate {run} {split}" + (f" {corruptor.name} s{corruptor.severity}" if corruptor else "")
