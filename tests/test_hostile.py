@@ -263,6 +263,8 @@ BAD_FIELDS = {
     "config seed text": ({"config": {"seed": "zero"}}, "config.seed"),
     "normalization a string": ({"normalization": "imagenet"}, "normalization"),
     "normalization without std": ({"normalization": {"mean": [0, 0, 0]}}, "normalization"),
+    # a flipped byte in a key: mean and "sdd" is neither subset nor superset of {mean, std}
+    "normalization std misspelt": ({"normalization": {"mean": [0, 0, 0], "sdd": [1, 1, 1]}}, "normalization"),
     "std of zero": ({"normalization": _std([0.229, 0.0, 0.225])}, "normalization.std"),
     "std NaN": ({"normalization": _std([math.nan, 0.224, 0.225])}, "normalization.std"),
     "std of two values": ({"normalization": _std([0.2, 0.2])}, "normalization.std"),

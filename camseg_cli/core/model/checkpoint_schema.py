@@ -36,7 +36,7 @@ def _fail(where: str, name: str, what: str, value: Any) -> CamsegError:
 
 
 def _normalization(value: Any, where: str) -> None:
-    if not isinstance(value, dict) or set(value) < {"mean", "std"}:
+    if not isinstance(value, dict) or not {"mean", "std"} <= set(value):
         raise _fail(where, "normalization", "a table with mean and std", value)
     for key, rule in (("mean", _MEAN), ("std", _STD)):
         v = value[key]
