@@ -229,15 +229,15 @@ def test_evaluate_corrupt_low_light_scores_and_cd_by_hand(tiny_study, tmp_path):
 @pytest.fixture(scope="module")
 def compared(tiny_study, tmp_path_factory) -> dict:
     """compare over a copy of the six runs, twice; the second must take every evaluation from the cache."""
-    import camseg_cli.core.evaluation.compare.runs as runs_module
+    import camseg_cli.core.evaluation.compare.runs as runs_mod
 
     copy = tiny_study.copy(tmp_path_factory.mktemp("compared"))
     calls: list[str] = []
-    real = runs_module.evaluate_checkpoint
+    real = runs_mod.evaluate_checkpoint
     args = ["compare", *copy.checkpoints(), "--out", copy.out, "--bootstrap", "100", "--samples", "0"]
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(
-            runs_module, "evaluate_checkpoint", lambda path, *a, **k: calls.append(path) or real(path, *a, **k)
+            runs_mod, "evaluate_checkpoint", lambda path, *a, **k: calls.append(path) or real(path, *a, **k)
         )
         first = json.loads(invoke(*args, "--json").stdout)
         evaluated = len(calls)
