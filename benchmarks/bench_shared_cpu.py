@@ -13,7 +13,6 @@ Run under the CPU lock (the issue's case on real frames):
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import os
 import shlex
 import shutil
@@ -40,6 +39,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--images", type=int, default=24, help="Synthetic images, without --data.")
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--busy", default="0,1,2", help="Busy-looping processes beside each run.")
+    p.add_argument(
+        "--same-session",
+        action="store_true",
+        help="Start the busy processes in the benchmark's own session (earlier runs did; see NOTES.md).",
+    )
     p.add_argument("--repeats", type=int, default=1, help="Turns over every cell; the table shows medians.")
     p.add_argument("--dry-run", action="store_true", help="Print the commands and stop.")
     p.add_argument("--quick", action="store_true", help="Tiny smoke run: 16 synthetic 32x48 images, 1 epoch.")
@@ -67,35 +71,53 @@ def commands(a: argparse.Namespace, data: Path, out: Path) -> tuple[list[str], l
     return train, evaluate
 
 
-def _spin() -> None:
-    while True:
-        pass
+SPIN = "while True: pass"
+
+
+def _python(src: Path, args: list[str]) -> subprocess.CompletedProcess:
+    """`python ARGS` importing camseg_cli from `src`. It runs in `src`: Python puts the working folder
+    before PYTHONPATH, so started from the repository it would import the repository's camseg_cli (earlier
+    runs' `before` rows did, see NOTES.md)."""
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
+    env["PYTHONPATH"] = str(src)
+    return subprocess.run([sys.executable, *args], env=env, cwd=src, capture_output=True, text=True)
+
+
+def imported(src: Path) -> Path:
+    """The camseg_cli folder a run from `src` imports."""
+    done = _python(src, ["-c", "import camseg_cli; print(camseg_cli.__path__[0])"])
+    return Path(done.stdout.strip()).resolve() if done.returncode == 0 else Path()
 
 
 def _camseg(src: Path, args: list[str]) -> float:
-    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
-    env["PYTHONPATH"] = str(src)
     start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "camseg_cli", *args], env=env, capture_output=True, text=True
-    )
+    done = _python(src, ["-m", "camseg_cli", *args])
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()[-1:]
         sys.exit(f"camseg {shlex.join(args[:1])} failed ({src}): {' '.join(tail)}")
     return time.perf_counter() - start
 
 
-def cell(src: Path, busy: int, train: list[str], evaluate: list[str]) -> tuple[float, float]:
+def spinners(busy: int, same_session: bool) -> list[subprocess.Popen]:
+    """`busy` processes looping `while True: pass`. By default each in a session of its own, as another
+    program (another terminal, another user's job) is: with Linux autogroup scheduling
+    (/proc/sys/kernel/sched_autogroup_enabled) a process in the benchmark's own session shares the CPUs
+    thread by thread with camseg, while one outside gets its session's full share."""
+    spin = [sys.executable, "-c", SPIN]
+    return [subprocess.Popen(spin, start_new_session=not same_session) for _ in range(busy)]
+
+
+def cell(
+    src: Path, busy: int, train: list[str], evaluate: list[str], same_session: bool = False
+) -> tuple[float, float]:
     """Seconds for the training and then the evaluation, with `busy` spinning processes beside them."""
-    spinners = [mp.Process(target=_spin, daemon=True) for _ in range(busy)]
-    for s in spinners:
-        s.start()
+    spinning = spinners(busy, same_session)
     try:
         return _camseg(src, train), _camseg(src, evaluate)
     finally:
-        for s in spinners:
-            s.terminate()
-            s.join()
+        for s in spinning:
+            s.kill()
+            s.wait()
 
 
 def _synthetic(a: argparse.Namespace, tmp: Path) -> Path:
@@ -137,6 +159,9 @@ def main(argv: list[str] | None = None) -> None:
         for line in commands(a, a.data or Path("SYNTHETIC"), Path("OUT")):
             print("camseg", shlex.join(line))
         return
+    for name, src in variants.items():
+        if (got := imported(src)) != (src / "camseg_cli").resolve():
+            sys.exit(f"{name} ({src}): python imports camseg_cli from {got}, not from {src}")
     tmp = Path(tempfile.mkdtemp(prefix="bench-shared-"))
     try:
         data = a.data.resolve() if a.data else _synthetic(a, tmp)
@@ -146,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
             for busy in a.busy:
                 for name, src in variants.items():
                     train, evaluate = commands(a, data, tmp / f"{name}-{busy}-{r}")
-                    t = cell(src, busy, train, evaluate)
+                    t = cell(src, busy, train, evaluate, a.same_session)
                     times[name][busy].append(t)
                     print(
                         f"{name} busy={busy} turn {r + 1}: train {t[0]:.1f} s, eval {t[1]:.1f} s", flush=True

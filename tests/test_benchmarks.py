@@ -4,7 +4,9 @@ spent finding a broken script. The figures here mean nothing; that each path tra
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -101,6 +103,33 @@ def test_shared_cpu_benchmark_table_is_medians_and_ratios_to_alone():
     rows = bench.table(times)
     assert [(r["busy"], r["train_s"], r["eval_s"]) for r in rows] == [(0, 11.0, 5.0), (1, 22.0, 15.0)]
     assert (rows[0]["train_x"], rows[1]["train_x"], rows[1]["eval_x"]) == (1.0, 2.0, 3.0)
+
+
+def test_shared_cpu_benchmark_runs_the_older_code_it_is_given_not_the_repositorys(tmp_path):
+    bench = _shared_cpu()
+    before = _src(tmp_path)
+    (before / "camseg_cli" / "__init__.py").write_text("")
+    assert bench.imported(before) == (before / "camseg_cli").resolve()
+    root = Path(__file__).resolve().parents[1]
+    assert bench.imported(root) == (root / "camseg_cli").resolve()
+
+
+@pytest.mark.parametrize("same_session", [False, True])
+def test_shared_cpu_benchmark_spins_outside_its_session_unless_told(same_session):
+    bench = _shared_cpu()
+    spinning = bench.spinners(2, same_session)
+    try:
+        time.sleep(0.3)
+        assert all(s.poll() is None for s in spinning)  # still looping
+        sessions = {os.getsid(s.pid) for s in spinning}
+        if same_session:
+            assert sessions == {os.getsid(0)}
+        else:  # each its own session leader: another program's place in the scheduler's autogroups
+            assert sessions == {s.pid for s in spinning}
+    finally:
+        for s in spinning:
+            s.kill()
+            s.wait()
 
 
 @pytest.mark.slow
