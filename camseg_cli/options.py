@@ -41,8 +41,8 @@ THREADS = typer.Option(
     None,
     "--threads",
     help="Compute threads of the main process (default: the CPUs this process may use, from affinity, "
-    "cgroup quota and Slurm, less one per loader worker; a set OMP_NUM_THREADS is kept). Loader workers "
-    "run one thread each.",
+    "cgroup quota and Slurm; a set OMP_NUM_THREADS is kept). Loader workers run one thread each; OpenMP "
+    "threads wait passively unless OMP_WAIT_POLICY is set.",
 )
 
 # ---------------------------------------------------------------- the options most commands take

@@ -204,9 +204,7 @@ def evaluate_cmd(
     threads: str = THREADS,
 ) -> None:
     """Score a checkpoint on a dataset split at each label's own resolution; reports go to OUT/eval/."""
-    # before torch loads: OpenMP reads its thread count once; --workers take a CPU each (default none
-    # on CPU; on CUDA the main process computes little)
-    use_threads(threads, workers or 0)
+    use_threads(threads)  # before torch loads: OpenMP reads its thread count and wait policy once
     cfg = EvalConfig(
         data, split, layout, split_by, val_sequences, test_sequences, condition, class_map, skip_bad,
         batch_size, device, workers, cache, bootstrap, seed, out,

@@ -33,9 +33,7 @@ def predict_cmd(
     threads: str = THREADS,
 ) -> None:
     """Predict segmentation masks at each input image's own resolution."""
-    # before torch loads: OpenMP reads its thread count once; --workers take a CPU each (default none
-    # on CPU; on CUDA the main process computes little)
-    use_threads(threads, workers or 0)
+    use_threads(threads)  # before torch loads: OpenMP reads its thread count and wait policy once
     check_options(alpha=alpha, batch_size=batch_size, workers=workers)
     check_file(checkpoint)  # names and files before torch loads
     check_choices("--save", save, PREDICT_OUTPUTS)

@@ -19,7 +19,6 @@ from camseg_cli.core.checks import check_options, parse_seeds
 from camseg_cli.core.choices import ARCHS, AUG_PRESETS, LOGS, OPTIMIZERS, SCHEDULES, WEIGHTS
 from camseg_cli.core.cpus import parse_threads, use_threads
 from camseg_cli.core.data.sources.layouts import open_dataset
-from camseg_cli.core.model.device import default_train_workers
 from camseg_cli.core.sizes import parse_size
 from camseg_cli.options import (
     CACHE,
@@ -199,10 +198,8 @@ def train_cmd(
     fields["size"] = hw
     if config is not None:  # the file's settings, under the flags given on the command line
         fields, sweep, seeds = merge_file(read_config_file(config), fields, explicit, sweep, seeds)
-    workers_ = default_train_workers() if fields["workers"] is None else fields["workers"]
-    # before torch loads (OpenMP reads it once); the main process gets the CPUs the workers leave;
-    # the count goes to config.json
-    fields["threads"] = use_threads(fields["threads"], workers_)
+    # before torch loads (OpenMP reads its thread count and wait policy once); the count goes to config.json
+    fields["threads"] = use_threads(fields["threads"])
     given = given_config(fields, resume)
 
     from camseg_cli.core.model.device import resolve_device

@@ -23,10 +23,13 @@ from camseg_cli.core.errors import CamsegError
 
 CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 OPENCV_THREADS = "OPENCV_FOR_THREADS_NUM"  # read once, when cv2 loads
-# A passive OpenMP wait (threads sleep instead of spinning) was measured: ratios to alone improved, but it
-# ran 2x slower alone and slower beside busy processes too, so it stays off (never set over a user's value)
-# (benchmarks/NOTES.md, "Shared CPU": the measurement behind this choice).
-PASSIVE_WAIT = False
+# OpenMP threads wait passively (sleep at a barrier instead of spinning), unless the user set
+# OMP_WAIT_POLICY: with one of two cores taken by another process, spinning threads made the issue's
+# training 12x slower, passive ones 1.3x, and alone passive was as fast as spinning (benchmarks/NOTES.md,
+# "Shared CPU", the corrected runs of 2026-12-04). An earlier measurement against passive waiting came
+# from a benchmark whose `before` rows ran the same code.
+PASSIVE_WAIT = True
+WAIT_POLICY = "OMP_WAIT_POLICY"
 
 
 @dataclass(frozen=True)
@@ -90,10 +93,11 @@ def choose_threads(
     value: str | int | None = None,
     environ: Mapping[str, str] | None = None,
     cpu_max: Path | str = CPU_MAX,
-    workers: int = 0,
 ) -> Threads:
-    """--threads if given, else the user's OMP_NUM_THREADS, else the CPUs this process may use less one
-    per loader worker (at least one): each worker is a process of one torch and one OpenCV thread."""
+    """--threads if given, else the user's OMP_NUM_THREADS, else the CPUs this process may use. Loader
+    workers (one torch and one OpenCV thread each) are not subtracted: they mostly wait on a full prefetch
+    queue, and with passive OpenMP waiting the main process's threads yield the cores when they do run;
+    giving the main process one thread on two CPUs made the issue's training 10-20% slower alone."""
     env = os.environ if environ is None else environ
     given = parse_threads(value)
     if given is not None:
@@ -102,16 +106,14 @@ def choose_threads(
     if user is not None:
         return Threads(user, "OMP_NUM_THREADS")
     n, source = usable(env, cpu_max)
-    if workers > 0:
-        return Threads(max(1, n - workers), f"{source} less {workers} loader worker(s)")
     return Threads(n, source)
 
 
-def use_threads(value: str | int | None = None, workers: int = 0) -> int:
-    """Check --threads and apply the chosen count (`workers`: the loader processes beside the main one):
-    through the environment when torch has not loaded yet (OpenMP reads it once, at load), else through
-    torch directly. Returns the count, for config.json."""
-    t = choose_threads(value, workers=workers)
+def use_threads(value: str | int | None = None) -> int:
+    """Check --threads and apply the chosen count: through the environment when torch has not loaded yet
+    (OpenMP reads it, and its wait policy, once, at load), else through torch directly. Returns the
+    count, for config.json."""
+    t = choose_threads(value)
     if "torch" in sys.modules:  # tests, or a library caller: the runtime is up, set it directly
         set_torch_threads(t.compute)
         return t.compute
@@ -123,7 +125,7 @@ def use_threads(value: str | int | None = None, workers: int = 0) -> int:
     if t.source == "--threads" or OPENCV_THREADS not in os.environ:
         os.environ[OPENCV_THREADS] = str(t.compute)
     if PASSIVE_WAIT:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        os.environ.setdefault(WAIT_POLICY, "PASSIVE")  # a user's policy is kept
     return t.compute
 
 
