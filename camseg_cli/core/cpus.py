@@ -23,12 +23,11 @@ from camseg_cli.core.errors import CamsegError
 
 CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 OPENCV_THREADS = "OPENCV_FOR_THREADS_NUM"  # read once, when cv2 loads
-# OpenMP threads wait passively (sleep at a barrier instead of spinning), unless the user set
-# OMP_WAIT_POLICY: with one of two cores taken by another process, spinning threads made the issue's
-# training 12x slower, passive ones 1.3x, and alone passive was as fast as spinning (benchmarks/NOTES.md,
-# "Shared CPU", the corrected runs of 2026-12-04). An earlier measurement against passive waiting came
-# from a benchmark whose `before` rows ran the same code.
-PASSIVE_WAIT = True
+# use_threads makes OpenMP threads wait passively (sleep at a barrier instead of spinning) unless the user
+# set OMP_WAIT_POLICY: with one of two cores taken by another process, spinning threads made the issue's
+# training 9-12x slower, passive ones 1.05-1.3x, and alone passive was as fast as spinning
+# (benchmarks/NOTES.md, "Shared CPU", the corrected runs of 2026-12-04). An earlier measurement against
+# passive waiting came from a benchmark whose `before` rows ran the same code.
 WAIT_POLICY = "OMP_WAIT_POLICY"
 
 
@@ -95,9 +94,9 @@ def choose_threads(
     cpu_max: Path | str = CPU_MAX,
 ) -> Threads:
     """--threads if given, else the user's OMP_NUM_THREADS, else the CPUs this process may use. Loader
-    workers (one torch and one OpenCV thread each) are not subtracted: they mostly wait on a full prefetch
-    queue, and with passive OpenMP waiting the main process's threads yield the cores when they do run;
-    giving the main process one thread on two CPUs made the issue's training 10-20% slower alone."""
+    workers (one torch and one OpenCV thread each) are not subtracted: on two CPUs with two workers, one
+    main thread trained the issue's case in 19.1-19.4 s alone, two passive ones in 16.5-18.3 s, and both
+    stayed under 1.3x beside a busy process (benchmarks/NOTES.md, "Shared CPU")."""
     env = os.environ if environ is None else environ
     given = parse_threads(value)
     if given is not None:
@@ -105,8 +104,7 @@ def choose_threads(
     user = _positive(env.get("OMP_NUM_THREADS"))
     if user is not None:
         return Threads(user, "OMP_NUM_THREADS")
-    n, source = usable(env, cpu_max)
-    return Threads(n, source)
+    return Threads(*usable(env, cpu_max))
 
 
 def use_threads(value: str | int | None = None) -> int:
@@ -124,8 +122,7 @@ def use_threads(value: str | int | None = None) -> int:
     # variable is kept when a user set it, unless --threads asks otherwise.
     if t.source == "--threads" or OPENCV_THREADS not in os.environ:
         os.environ[OPENCV_THREADS] = str(t.compute)
-    if PASSIVE_WAIT:
-        os.environ.setdefault(WAIT_POLICY, "PASSIVE")  # a user's policy is kept
+    os.environ.setdefault(WAIT_POLICY, "PASSIVE")  # a user's policy is kept
     return t.compute
 
 
