@@ -26,7 +26,13 @@ from pathlib import Path
 from common import ROOT, emit
 
 # What the runs' thread settings must not inherit from the shell that started the benchmark.
-THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY", "OPENCV_FOR_THREADS_NUM")
+THREAD_VARS = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OMP_WAIT_POLICY",
+    "GOMP_SPINCOUNT",
+    "OPENCV_FOR_THREADS_NUM",
+)
 CHECKPOINT = "mobilenet_v3_large-none.pt"  # the run's default name: ARCH-AUG
 
 

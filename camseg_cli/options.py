@@ -42,7 +42,7 @@ THREADS = typer.Option(
     "--threads",
     help="Compute threads of the main process (default: the CPUs this process may use, from affinity, "
     "cgroup quota and Slurm; a set OMP_NUM_THREADS is kept). Loader workers run one thread each; OpenMP "
-    "threads wait passively unless OMP_WAIT_POLICY is set.",
+    "threads spin briefly, then sleep, unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set.",
 )
 
 # ---------------------------------------------------------------- the options most commands take

@@ -180,26 +180,31 @@ def _cv2_threads_after(value: str | None, env: dict[str, str]) -> int:
     return int(done.stdout)
 
 
-def _wait_policy_after(env: dict[str, str]) -> str:
-    """OMP_WAIT_POLICY as a fresh interpreter's use_threads() leaves it for torch's OpenMP to read."""
+def _wait_after(env: dict[str, str]) -> tuple[str, str]:
+    """OMP_WAIT_POLICY and GOMP_SPINCOUNT as a fresh interpreter's use_threads() leaves them for torch's
+    OpenMP to read."""
     import os
     import subprocess
     import sys
 
     code = "import os; from camseg_cli.core.cpus import use_threads; use_threads(None); "
-    code += "print(os.environ.get('OMP_WAIT_POLICY', '-'))"
-    clean = {k: v for k, v in os.environ.items() if k != cpus.WAIT_POLICY}
+    code += "print(os.environ.get('OMP_WAIT_POLICY', '-'), os.environ.get('GOMP_SPINCOUNT', '-'))"
+    clean = {k: v for k, v in os.environ.items() if k not in (cpus.WAIT_POLICY, cpus.SPIN_COUNT)}
     done = subprocess.run(
         [sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
+    policy, spins = done.stdout.split()
+    return policy, spins
 
 
-def test_openmp_threads_wait_passively_unless_the_user_chose_a_policy():
-    assert _wait_policy_after({}) == "PASSIVE"
-    assert _wait_policy_after({cpus.WAIT_POLICY: "ACTIVE"}) == "ACTIVE"  # the user's, untouched
-    assert _wait_policy_after({"OMP_NUM_THREADS": "1"}) == "PASSIVE"  # a user's count keeps the default
+def test_openmp_threads_spin_briefly_then_sleep_unless_the_user_chose_how_they_wait():
+    assert _wait_after({}) == ("PASSIVE", "1000")
+    assert _wait_after({"OMP_NUM_THREADS": "1"}) == ("PASSIVE", "1000")  # a user's count keeps the default
+    # A user's policy or spin count is kept whole: 1000 turns would cut ACTIVE's spinning short.
+    assert _wait_after({cpus.WAIT_POLICY: "ACTIVE"}) == ("ACTIVE", "-")
+    assert _wait_after({cpus.WAIT_POLICY: "PASSIVE"}) == ("PASSIVE", "-")
+    assert _wait_after({cpus.SPIN_COUNT: "50"}) == ("-", "50")
 
 
 def test_opencv_takes_the_thread_count_unless_the_user_set_its_own():
@@ -207,3 +212,45 @@ def test_opencv_takes_the_thread_count_unless_the_user_set_its_own():
     assert _cv2_threads_after(None, {"OMP_NUM_THREADS": "1"}) == 1  # the user's OpenMP count, OpenCV too
     assert _cv2_threads_after(None, {"OMP_NUM_THREADS": "1", cpus.OPENCV_THREADS: "3"}) == 3  # kept
     assert _cv2_threads_after("2", {cpus.OPENCV_THREADS: "3"}) == 2  # --threads is the more specific
+
+
+def test_helper_pools_take_no_more_than_the_compute_threads(four, monkeypatch):
+    """The decoding, checking and rendering pools were sized from os.cpu_count(): the whole machine, even
+    under --threads 1, a quota or a taskset mask."""
+    from camseg_cli.core.data.classes.maps import preset
+    from camseg_cli.core.data.loading import cache
+    from camseg_cli.core.data.sources import validate
+
+    for name in ("OMP_NUM_THREADS", "SLURM_CPUS_PER_TASK"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(cpus, "cgroup_cpus", lambda path=None: None)
+    monkeypatch.setattr(cpus, "_given", None)
+    sizes: list[int] = []
+
+    class Recording(cache.ThreadPoolExecutor):
+        def __init__(self, workers: int):
+            sizes.append(workers)
+            super().__init__(workers)
+
+    monkeypatch.setattr(cache, "ThreadPoolExecutor", Recording)
+    monkeypatch.setattr(validate, "ThreadPoolExecutor", Recording)
+
+    def pools() -> list[int]:
+        sizes.clear()
+        list(cache._decoded([], preset("camvid11")))
+        validate.check_samples([], preset("camvid11"))
+        return list(sizes)
+
+    assert pools() == [4, 4]  # four usable CPUs: the cache's cap of 4, the checker's 8 cut to 4
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert pools() == [1, 1]  # the user's count
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    import torch
+
+    before = torch.get_num_threads()
+    cpus.use_threads("2")  # torch is loaded here: applied directly, and remembered for the pools
+    try:
+        assert pools() == [2, 2]
+        assert cpus.pool_size(1) == 1
+    finally:
+        torch.set_num_threads(before)

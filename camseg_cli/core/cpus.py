@@ -23,12 +23,16 @@ from camseg_cli.core.errors import CamsegError
 
 CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 OPENCV_THREADS = "OPENCV_FOR_THREADS_NUM"  # read once, when cv2 loads
-# use_threads makes OpenMP threads wait passively (sleep at a barrier instead of spinning) unless the user
-# set OMP_WAIT_POLICY: with one of two cores taken by another process, spinning threads made the issue's
-# training 9-12x slower, passive ones 1.05-1.3x, and alone passive was as fast as spinning
-# (benchmarks/NOTES.md, "Shared CPU", the corrected runs of 2026-12-04). An earlier measurement against
-# passive waiting came from a benchmark whose `before` rows ran the same code.
+# How OpenMP threads wait at a barrier, unless the user set either variable: spin GOMP_SPINCOUNT turns
+# (GNU libgomp, torch's OpenMP on Linux), then sleep; PASSIVE for runtimes that ignore the count (LLVM's
+# libomp: sleep at once). libgomp's default spins ~300,000 turns (about 3 ms): with one of two cores taken
+# by another process that made the issue's training 9-12x slower. Training alone / beside one busy
+# process on 2 cores, medians of 5 rotated turns (benchmarks/NOTES.md, "Spin count"): 0 turns (PASSIVE)
+# 15.7 / 20.7 s, 100 turns 15.8 / 20.5, 1000 14.9 / 21.9, 3000 14.8 / 24.7 (10000: 35 s beside one).
+# Alone, 8 rotated turns: 1000 turns 14.5 s, torch's default 15.2, sleeping at once 15.7.
 WAIT_POLICY = "OMP_WAIT_POLICY"
+SPIN_COUNT = "GOMP_SPINCOUNT"
+SPINS = "1000"
 
 
 @dataclass(frozen=True)
@@ -107,11 +111,22 @@ def choose_threads(
     return Threads(*usable(env, cpu_max))
 
 
+_given: int | None = None  # the count use_threads applied in this process
+
+
+def pool_size(cap: int) -> int:
+    """Threads or processes for a helper pool (decoding, checking, rendering): at most `cap`, and no more
+    than this process's compute threads (--threads, OMP_NUM_THREADS, else the CPUs it may use)."""
+    return max(1, min(cap, _given or choose_threads().compute))
+
+
 def use_threads(value: str | int | None = None) -> int:
     """Check --threads and apply the chosen count: through the environment when torch has not loaded yet
-    (OpenMP reads it, and its wait policy, once, at load), else through torch directly. Returns the
+    (OpenMP reads it, and how its threads wait, once, at load), else through torch directly. Returns the
     count, for config.json."""
+    global _given
     t = choose_threads(value)
+    _given = t.compute
     if "torch" in sys.modules:  # tests, or a library caller: the runtime is up, set it directly
         set_torch_threads(t.compute)
         return t.compute
@@ -122,7 +137,9 @@ def use_threads(value: str | int | None = None) -> int:
     # variable is kept when a user set it, unless --threads asks otherwise.
     if t.source == "--threads" or OPENCV_THREADS not in os.environ:
         os.environ[OPENCV_THREADS] = str(t.compute)
-    os.environ.setdefault(WAIT_POLICY, "PASSIVE")  # a user's policy is kept
+    if WAIT_POLICY not in os.environ and SPIN_COUNT not in os.environ:  # a user's choice is kept whole
+        os.environ[WAIT_POLICY] = "PASSIVE"
+        os.environ[SPIN_COUNT] = SPINS
     return t.compute
 
 

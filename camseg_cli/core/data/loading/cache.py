@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from camseg_cli.core.choices import CACHE_MODES
+from camseg_cli.core.cpus import pool_size
 from camseg_cli.core.data.classes.maps import ClassMap
 from camseg_cli.core.data.sources.layouts import SegDataset, Transform
 from camseg_cli.core.data.sources.samples import SampleRef, opened, read_sample
@@ -42,7 +43,7 @@ log = logging.getLogger("camseg")
 MODES = CACHE_MODES
 FORMAT, VERSION = "camseg-sample-cache", 2  # 2: CRC-32 of each buffer in meta.json
 META, IMAGES, MASKS = "meta.json", "images.u8", "masks.u8"
-THREADS = min(4, os.cpu_count() or 1)  # PIL's PNG decoder and numpy's gathers release the GIL
+MAX_THREADS = 4  # decoding threads, no more than the compute threads (cpus.pool_size)
 MASK_DTYPE = np.dtype(np.uint8)  # a ClassMap has at most 255 classes
 
 
@@ -102,12 +103,14 @@ def _shapes(refs: Sequence[SampleRef]) -> np.ndarray:
 
 
 def _decoded(refs: Sequence[SampleRef], classes: ClassMap) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """(i, image, mask) in order, decoded by a few threads at most 2*THREADS samples ahead."""
-    with ThreadPoolExecutor(THREADS) as pool:
+    """(i, image, mask) in order, decoded by a few threads (PIL's PNG decoder and numpy's gathers release
+    the GIL) at most 2*threads samples ahead."""
+    threads = pool_size(MAX_THREADS)
+    with ThreadPoolExecutor(threads) as pool:
         window: deque[Future] = deque()
         for i, ref in enumerate(refs):
             window.append(pool.submit(read_sample, ref, classes))
-            if len(window) > 2 * THREADS:
+            if len(window) > 2 * threads:
                 yield i - len(window) + 1, *window.popleft().result()
         start = len(refs) - len(window)
         for j, future in enumerate(window):

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from camseg_cli.core.cpus import pool_size
 from camseg_cli.core.data.classes.labels import encode_rgb_mask
 from camseg_cli.core.data.classes.maps import ClassMap, preset, write_class_dict, write_codes
 from camseg_cli.core.data.sources.layouts import LAYOUTS
@@ -169,7 +170,7 @@ def write_dataset(
             "size": list(size), "seed": seed, "classes": classes, "split": counts}  # fmt: skip
     _claim(dest, [MARKER, *extra, *(p for pair in plan for p in pair)], meta)
     if workers is None:
-        workers = min(8, os.cpu_count() or 1) if images * size[0] * size[1] > 2_000_000 else 1
+        workers = pool_size(8) if images * size[0] * size[1] > 2_000_000 else 1
     frames = [(dest, paths, layout, cmap, seed, i, size) for i, paths in enumerate(plan)]
     with ProcessPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
         done = pool.map(_write_frame, *zip(*frames)) if pool else map(_write_frame, *zip(*frames))

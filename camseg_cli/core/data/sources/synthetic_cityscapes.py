@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from camseg_cli.core.cpus import pool_size
 from camseg_cli.core.data.classes.cityscapes import VOID, cityscapes_classes, train_to_label_id
 from camseg_cli.core.data.sources.cityscapes import CONDITIONS, CS_LAYOUTS, parse_conditions
 from camseg_cli.core.data.sources.scene import check_size, render_scene
@@ -135,7 +136,7 @@ def write_cityscapes_family(
             "size": list(size), "seed": seed, "conditions": [c for c in conds if c]}  # fmt: skip
     _claim(dest, [MARKER, *files], meta)
     if workers is None:
-        workers = min(8, os.cpu_count() or 1) if len(plan) * size[0] * size[1] > 2_000_000 else 1
+        workers = pool_size(8) if len(plan) * size[0] * size[1] > 2_000_000 else 1
     args = [(dest, frame, seed, c, i, size) for frame, c, i in plan]
     with ProcessPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
         done = pool.map(_write_frame, *zip(*args)) if pool else map(_write_frame, *zip(*args))

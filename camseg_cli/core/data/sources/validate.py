@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+from camseg_cli.core.cpus import pool_size
 from camseg_cli.core.data.classes.maps import ClassMap
 from camseg_cli.core.data.sources.samples import DatasetInfo, SampleRef, read_sample, special_file
 from camseg_cli.core.errors import CamsegError
@@ -30,7 +30,7 @@ def check_samples(
 
     Threads, because PNG decoding and the label lookup release the GIL; order is kept.
     """
-    workers = min(8, os.cpu_count() or 1)
+    workers = pool_size(8)
     with ThreadPoolExecutor(workers) as pool:
         problems = list(pool.map(lambda r: _problem(r, classes), refs))
     good = [r for r, p in zip(refs, problems) if p is None]
