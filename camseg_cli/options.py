@@ -71,8 +71,8 @@ BATCH_SIZE = typer.Option(
 WORKERS = typer.Option(
     None,
     "--workers",
-    help="Image-loading processes (0: in the main process; default: evaluate and predict 0 on CPU, 4 on "
-    "CUDA; train the CPUs, at most 4).",
+    help="Image-loading processes (0: in the main process; default: evaluate, compare and predict 0 on CPU, "
+    "4 on CUDA; train the CPUs, at most 4).",
 )
 SKIP_BAD = typer.Option(
     False, "--skip-bad", help="Leave out (and list) unreadable samples instead of stopping."

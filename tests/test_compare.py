@@ -252,6 +252,37 @@ def test_compare_with_itself_counts_the_checkpoint_once(two_runs):
     assert "counted once" in result.stderr
 
 
+def test_compare_passes_workers_and_cache_to_every_evaluation(tiny_study, tmp_path, monkeypatch):
+    """compare evaluates each checkpoint as `evaluate` does: --workers reaches the loader, --cache disk
+    writes OUT/cache/, and neither changes a score."""
+    from camseg_cli.core.evaluation.scoring import evaluate as scoring
+
+    workers: list[int] = []
+
+    class Recording(scoring.DataLoader):
+        def __init__(self, *args, **kwargs):
+            workers.append(kwargs["num_workers"])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(scoring, "DataLoader", Recording)
+
+    def compare(dest, *extra: str) -> tuple[Path, dict]:
+        out = tiny_study.copy(dest).out
+        paths = [str(out / f"{tiny_study.run(aug, 0)}.pt") for aug in ("none", "flip")]
+        args = [*paths, "--out", str(out), "--bootstrap", "50", "--samples", "0", "--device", "cpu"]
+        workers.clear()
+        result = runner.invoke(app, ["compare", *args, *extra, "--json"])
+        assert result.exit_code == 0, result.output
+        return out, json.loads(result.stdout)
+
+    out, given = compare(tmp_path / "given", "--workers", "1", "--cache", "disk")
+    assert workers == [1, 1]  # one clean pass per checkpoint, each with the worker asked for
+    assert any((out / "cache").iterdir())
+    out, default = compare(tmp_path / "default")
+    assert workers == [0, 0] and not (out / "cache").exists()  # CPU default: read in the main process
+    assert [(r["run"], r["miou"]) for r in given["runs"]] == [(r["run"], r["miou"]) for r in default["runs"]]
+
+
 def test_compare_refuses_mismatched_class_maps(two_runs, tmp_path):
     root, data, paths = two_runs
     classes = preset("camvid11")

@@ -22,6 +22,7 @@ from camseg_cli.core.suggest import check_choices
 from camseg_cli.options import (
     AS_JSON,
     BATCH_SIZE,
+    CACHE,
     CLASS_MAP,
     CONDITION,
     CORRUPT,
@@ -38,6 +39,7 @@ from camseg_cli.options import (
     TEST_SEQUENCES,
     THREADS,
     VAL_SEQUENCES,
+    WORKERS,
 )
 from camseg_cli.progress import Reporter
 
@@ -198,6 +200,8 @@ def compare_cmd(
     skip_bad: bool = SKIP_BAD,
     batch_size: int | None = BATCH_SIZE,
     device: str = DEVICE,
+    workers: int | None = WORKERS,
+    cache: str = CACHE,
     corrupt: str = CORRUPT,
     severity: str = SEVERITY,
     corrupt_seed: int = CORRUPT_SEED,
@@ -212,7 +216,7 @@ def compare_cmd(
     cfg = CompareConfig(
         tuple(checkpoints),
         EvalConfig(data, split, layout, split_by, val_sequences, test_sequences, condition, class_map,
-                   skip_bad, batch_size, device, bootstrap=bootstrap, seed=seed, out=out),
+                   skip_bad, batch_size, device, workers, cache, bootstrap, seed, out),
         baseline, block, min_effect, samples,
     ).check()  # fmt: skip
     names = parse_corrupt(corrupt) if corrupt else ()  # bad specs fail before torch loads
