@@ -62,3 +62,11 @@ def test_the_statistics_contract_forbids_all_of_camseg_but_errors_and_all_packag
     assert missing == set(), f"add to the contract's forbidden_modules in pyproject.toml: {sorted(missing)}"
     assert not forbidden & STATS_MAY_IMPORT
     assert forbidden <= expected, f"names no longer in camseg: {sorted(forbidden - expected)}"
+
+
+def test_every_contract_name_leaves_room_for_its_status_on_one_line():
+    """lint-imports prints `NAME KEPT` through Rich, 80 columns without a terminal (CI, a pipe): a longer
+    name wraps, and its KEPT or BROKEN lands on a line of its own, away from the contract it judges."""
+    doc = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    long = [c["name"] for c in doc["tool"]["importlinter"]["contracts"] if len(c["name"] + " BROKEN") > 80]
+    assert long == [], f"shorten these contract names in pyproject.toml: {long}"
